@@ -1,0 +1,64 @@
+"""Application factory."""
+import os
+
+from flask import Flask
+
+from config import INSTANCE_DIR, load_config
+
+
+def create_app(config_name=None, **overrides):
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder="../static", static_url_path="/static")
+    app.config.from_object(load_config(config_name))
+    app.config.update(overrides)
+    configure_database(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_database(app):
+    from app.database import engine_options, normalise_url
+
+    url = normalise_url(app.config["DATABASE_URL"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
+    if url.startswith("sqlite"):
+        os.makedirs(app.instance_path, exist_ok=True)
+
+
+def register_extensions(app):
+    from app import models  # noqa: F401  (registers the tables on the metadata)
+    from app.database import install_engine_listeners
+    from app.extensions import api, db, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        install_engine_listeners(db.engine)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+
+
+def register_blueprints(app):
+    from app.api import BLUEPRINTS
+    from app.extensions import api
+    from app.web import web
+
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(web)
+
+
+def register_error_handlers(app):
+    from app.errors import install_error_handlers
+
+    install_error_handlers(app)
+
+
+def register_commands(app):
+    from app.cli import COMMAND_GROUPS
+
+    for group in COMMAND_GROUPS:
+        app.cli.add_command(group)

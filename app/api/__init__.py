@@ -1,0 +1,4 @@
+"""One blueprint per resource, all under /api/v1."""
+from app.api import auth, divisions, health, inspections, photos, rates, reviews
+
+BLUEPRINTS = [health.blp, auth.blp, divisions.blp, photos.blp, inspections.blp, reviews.blp, rates.blp]

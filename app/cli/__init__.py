@@ -1,0 +1,8 @@
+"""`flask ...` command groups (DESIGN §5.1)."""
+from app.cli.demo import demo_cli
+from app.cli.divisions import divisions_cli
+from app.cli.inspections import inspections_cli
+from app.cli.rates import rates_cli
+from app.cli.users import users_cli
+
+COMMAND_GROUPS = [divisions_cli, users_cli, demo_cli, inspections_cli, rates_cli]

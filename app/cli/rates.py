@@ -1,0 +1,3 @@
+from flask.cli import AppGroup
+
+rates_cli = AppGroup("rates", help="Rates reports.")

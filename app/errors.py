@@ -1,0 +1,240 @@
+"""Domain exceptions and the one JSON error shape.
+
+Every failure answers::
+
+    {"error": {"status": 404, "code": "not_found", "message": "...", "message_zh": "...",
+               "fields": {"location.lat": ["..."]}, "details": {...}}}
+
+`code` is stable and machine-readable (a phone app translates it); `fields` appears for
+validation errors, `details` where the error carries facts (e.g. the stored id of a duplicate).
+"""
+import logging
+
+from flask import current_app, jsonify
+import marshmallow as ma
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Generic wording per code; a raise may give a more specific message.
+MESSAGES = {
+    "bad_request": ("The request could not be understood.", "请求格式有误。"),
+    "validation_error": ("Some fields are invalid.", "部分字段填写有误。"),
+    "unauthorized": ("Log in first.", "请先登录。"),
+    "invalid_credentials": ("Wrong username or password.", "用户名或密码错误。"),
+    "token_expired": ("Your login has expired; log in again.", "登录已过期，请重新登录。"),
+    "forbidden": ("Your role may not do this.", "您的角色无权执行此操作。"),
+    "not_found": ("Not found.", "未找到。"),
+    "method_not_allowed": ("This method is not allowed here.", "不支持此请求方法。"),
+    "conflict": ("The request conflicts with the stored data.", "请求与已保存的数据冲突。"),
+    "version_conflict": ("Someone changed this first; reload and try again.", "数据已被他人修改，请刷新后重试。"),
+    "duplicate_conflict": (
+        "An inspection with this client_uuid exists with different content.",
+        "相同 client_uuid 的巡查记录已存在且内容不同。",
+    ),
+    "invalid_transition": ("This step is not allowed in the current status.", "当前状态下不能执行此操作。"),
+    "payload_too_large": ("The request is too large.", "请求内容过大。"),
+    "photo_too_large": ("The photo is too large.", "照片过大。"),
+    "unsupported_media_type": ("This file type is not accepted.", "不支持此文件类型。"),
+    "unprocessable_photo": ("The photo could not be read.", "照片无法读取。"),
+    "rate_limited": ("Too many attempts; wait and try again.", "尝试次数过多，请稍后再试。"),
+    "service_unavailable": ("The service is unavailable; try again later.", "服务暂不可用，请稍后再试。"),
+    "internal_error": ("Something went wrong on our side.", "服务器内部错误。"),
+}
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+
+class APIError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message=None, *, message_zh=None, fields=None, details=None, headers=None, code=None):
+        self.code = code or self.code
+        default_en, default_zh = MESSAGES.get(self.code, (None, None))
+        self.message = message or default_en or self.code
+        self.message_zh = message_zh or default_zh or self.message
+        self.fields = fields
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class BadRequest(APIError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(APIError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(APIError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(APIError):
+    status, code = 404, "not_found"
+
+
+class Conflict(APIError):
+    status, code = 409, "conflict"
+
+
+class VersionConflict(APIError):
+    status, code = 409, "version_conflict"
+
+
+class DuplicateConflict(APIError):
+    status, code = 409, "duplicate_conflict"
+
+
+class InvalidTransition(APIError):
+    status, code = 409, "invalid_transition"
+
+
+class PhotoTooLarge(APIError):
+    status, code = 413, "photo_too_large"
+
+
+class UnsupportedMediaType(APIError):
+    status, code = 415, "unsupported_media_type"
+
+
+class ValidationFailed(APIError):
+    status, code = 422, "validation_error"
+
+
+class UnprocessablePhoto(APIError):
+    status, code = 422, "unprocessable_photo"
+
+
+class RateLimited(APIError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message=None, *, retry_after=None, **kw):
+        super().__init__(message, **kw)
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(int(retry_after))
+            self.details = {**(self.details or {}), "retry_after": int(retry_after)}
+
+
+class ServiceUnavailable(APIError):
+    status, code = 503, "service_unavailable"
+
+
+class ErrorBodySchema(ma.Schema):
+    status = ma.fields.Integer(metadata={"description": "HTTP status"})
+    code = ma.fields.String(metadata={"description": "stable machine-readable code, e.g. validation_error"})
+    message = ma.fields.String(metadata={"description": "English message"})
+    message_zh = ma.fields.String(metadata={"description": "Chinese message"})
+    field_messages = ma.fields.Dict(data_key="fields", metadata={"description": "per-field messages"})
+    details = ma.fields.Dict(metadata={"description": "facts about the error, e.g. the stored id"})
+
+
+class ErrorSchema(ma.Schema):
+    """The one error shape (documented in OpenAPI for every error response)."""
+
+    error = ma.fields.Nested(ErrorBodySchema)
+
+
+def flatten_messages(messages, prefix=""):
+    """webargs/marshmallow nested messages -> {"a.b": ["msg"]}; the location (json, query) is dropped."""
+    out = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if not prefix and key in ("json", "query", "form", "files", "headers", "path", "view_args"):
+                out.update(flatten_messages(value, ""))
+                continue
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(flatten_messages(value, name))
+    elif isinstance(messages, (list, tuple)):
+        if all(isinstance(m, str) for m in messages):
+            out[prefix or "_schema"] = list(messages)
+        else:
+            for item in messages:
+                out.update(flatten_messages(item, prefix))
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out
+
+
+def error_response(status, code, message=None, message_zh=None, fields=None, details=None, headers=None):
+    default_en, default_zh = MESSAGES.get(code, (None, None))
+    body = {
+        "status": status,
+        "code": code,
+        "message": message or default_en or code,
+        "message_zh": message_zh or default_zh or message or code,
+    }
+    if fields:
+        body["fields"] = fields
+    if details:
+        body["details"] = details
+    response = jsonify({"error": body})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _rollback():
+    from app.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # pragma: no cover - a broken connection must not hide the error
+        log.exception("rollback failed while rendering an error")
+
+
+def render_api_error(error):
+    _rollback()
+    return error_response(error.status, error.code, error.message, error.message_zh, error.fields, error.details, error.headers)
+
+
+def render_http_exception(error):
+    _rollback()
+    status = error.code or 500
+    code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+    data = getattr(error, "data", None) or {}
+    fields = None
+    message = data.get("message")
+    if "messages" in data or "errors" in data:
+        fields = flatten_messages(data.get("errors") or data.get("messages"))
+        if status == 422:
+            message = message or "Some fields are invalid: " + ", ".join(sorted(fields))
+        else:  # e.g. a body that is not JSON at all
+            message = message or "; ".join(m for msgs in fields.values() for m in msgs)
+    if status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        message = f"The request is larger than {limit} bytes."
+    headers = dict(data.get("headers") or {})
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return error_response(status, code, message, None, fields, None, headers)
+
+
+def render_unexpected(error):
+    _rollback()
+    log.exception("unhandled error", exc_info=error)
+    return error_response(500, "internal_error")
+
+
+def install_error_handlers(app):
+    from app.extensions import api
+
+    api.handle_http_exception = render_http_exception
+    app.register_error_handler(APIError, render_api_error)
+    app.register_error_handler(HTTPException, render_http_exception)
+    app.register_error_handler(Exception, render_unexpected)

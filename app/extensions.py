@@ -1,0 +1,22 @@
+"""Extension objects, created unbound; `create_app` binds them."""
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+from app.errors import ErrorSchema
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+
+
+class RestApi(Api):
+    ERROR_SCHEMA = ErrorSchema  # documents the one error shape on every response
+
+
+api = RestApi()

@@ -1,0 +1,16 @@
+"""All tables; importing this module registers them on the metadata."""
+from app.models.division import CODE_LENGTH, LEVELS, VILLAGE_KINDS, Division, subtree
+from app.models.inspection import (
+    ASPECTS, METRICS, STATUSES, Inspection, InspectionFlag, InspectionPhoto, InspectionVersion,
+)
+from app.models.photo import Photo, PhotoUpload
+from app.models.review import DECISIONS, AuditEntry, Comment, Review, WebhookDelivery
+from app.models.target import DEFAULT_TARGETS, Target
+from app.models.user import ROLES, ApiToken, LoginThrottle, User
+
+__all__ = [
+    "ASPECTS", "CODE_LENGTH", "DECISIONS", "DEFAULT_TARGETS", "LEVELS", "METRICS", "ROLES", "STATUSES",
+    "VILLAGE_KINDS", "ApiToken", "AuditEntry", "Comment", "Division", "Inspection", "InspectionFlag",
+    "InspectionPhoto", "InspectionVersion", "LoginThrottle", "Photo", "PhotoUpload", "Review", "Target",
+    "User", "WebhookDelivery", "subtree",
+]

@@ -1,0 +1,112 @@
+"""Configuration, read from the environment.
+
+`APP_ENV` picks the class: `development` (default), `production` or `testing`.
+The contract names from the design (`DATABASE_URL`, `PHOTO_ROOT`, `SECRET_KEY`) are read as-is.
+"""
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def _float(name, default):
+    return float(os.environ.get(name, default))
+
+
+def _instance_secret():
+    """A development secret kept in instance/, so several workers share it across restarts."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+class Config:
+    APP_ENV = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'rural.db'}")
+    PHOTO_ROOT = os.environ.get("PHOTO_ROOT", str(INSTANCE_DIR / "photos"))
+    JSON_AS_ASCII = False
+
+    # Accounts
+    TOKEN_TTL_HOURS = _int("TOKEN_TTL_HOURS", 24 * 30)
+    LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_WINDOW_SECONDS = _int("LOGIN_WINDOW_SECONDS", 15 * 60)
+    LOGIN_LOCKOUT_SECONDS = _int("LOGIN_LOCKOUT_SECONDS", 5 * 60)
+
+    # Photos
+    MAX_PHOTO_BYTES = _int("MAX_PHOTO_BYTES", 15 * 1024 * 1024)
+    MAX_PHOTO_PIXELS = _int("MAX_PHOTO_PIXELS", 60_000_000)
+    # A multipart inspection may carry several photos; the per-photo limit is checked separately.
+    MAX_CONTENT_LENGTH = _int("MAX_REQUEST_BYTES", 100 * 1024 * 1024)
+
+    # Submission checks and flags (DESIGN §3)
+    REQUIRE_PHOTO_PER_ASPECT = os.environ.get("REQUIRE_PHOTO_PER_ASPECT", "1") == "1"
+    OBSERVED_AT_MAX_SKEW_MINUTES = _int("OBSERVED_AT_MAX_SKEW_MINUTES", 10)
+    OBSERVED_AT_MAX_AGE_DAYS = _int("OBSERVED_AT_MAX_AGE_DAYS", 400)
+    FLAG_OUTSIDE_VILLAGE_M = _float("FLAG_OUTSIDE_VILLAGE_M", 3000)
+    FLAG_EXIF_FAR_M = _float("FLAG_EXIF_FAR_M", 500)
+    FLAG_STALE_DAYS = _float("FLAG_STALE_DAYS", 7)
+    FLAG_STALE_AFTER_MINUTES = _float("FLAG_STALE_AFTER_MINUTES", 60)
+    FLAG_LOW_ACCURACY_M = _float("FLAG_LOW_ACCURACY_M", 100)
+    FLAG_PHASH_MAX_DISTANCE = _int("FLAG_PHASH_MAX_DISTANCE", 6)
+
+    # Rates (DESIGN §4)
+    RATES_VALIDITY_DAYS = _int("RATES_VALIDITY_DAYS", 365)
+    RATES_COUNTED_KINDS = tuple(
+        k.strip() for k in os.environ.get("RATES_COUNTED_KINDS", "rural").split(",") if k.strip()
+    )
+
+    # Webhooks: JSON object {township code: url}; secret signs every delivery.
+    WEBHOOK_URLS = os.environ.get("WEBHOOK_URLS", "{}")
+    WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET")
+
+    # OpenAPI (flask-smorest)
+    API_TITLE = "Rural living-environment inspections"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+
+class DevelopmentConfig(Config):
+    SECRET_KEY = Config.SECRET_KEY or None  # filled from instance/ by create_app
+
+
+class TestingConfig(Config):
+    APP_ENV = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+
+
+class ProductionConfig(Config):
+    APP_ENV = "production"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name=None):
+    """Return the config class for `name` (default: $APP_ENV or development), checked."""
+    name = name or os.environ.get("APP_ENV", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"APP_ENV must be one of {sorted(CONFIGS)}, not {name!r}")
+    cfg = CONFIGS[name]
+    if name == "production":
+        missing = [v for v in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(v)]
+        if missing:
+            raise RuntimeError(f"production needs these environment variables: {', '.join(missing)}")
+    if name == "development" and not cfg.SECRET_KEY:
+        cfg.SECRET_KEY = _instance_secret()
+    return cfg

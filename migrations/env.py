@@ -1,0 +1,75 @@
+"""Alembic environment: the app's engine and metadata, with GeoAlchemy2's helpers so that
+geometry columns and their spatial indexes are created right on PostGIS and SpatiaLite."""
+import logging
+from logging.config import fileConfig
+
+from alembic import context
+from flask import current_app
+from geoalchemy2 import alembic_helpers
+
+config = context.config
+fileConfig(config.config_file_name)
+logger = logging.getLogger("alembic.env")
+
+db = current_app.extensions["migrate"].db
+config.set_main_option("sqlalchemy.url", db.engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+
+
+def process_revision_directives(context_, revision, directives):
+    if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
+        directives[:] = []
+        logger.info("No changes in schema detected.")
+        return
+    alembic_helpers.writer.process_revision_directives(context_, revision, directives)
+
+
+SPATIAL_SYSTEM_TABLES = {"ElementaryGeometries", "KNN", "KNN2", "SpatialIndex", "data_licenses", "sql_statements_log",
+                         "spatialite_history", "sqlite_sequence", "spatial_ref_sys", "topology", "layer"}
+SPATIAL_SYSTEM_PREFIXES = ("geometry_columns", "geom_cols_ref_sys", "spatial_ref_sys", "vector_layers",
+                           "views_geometry_columns", "virts_geometry_columns", "idx_")
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """Leave SpatiaLite's and PostGIS's own tables out of the comparison."""
+    if type_ == "table" and reflected and compare_to is None and (
+        name in SPATIAL_SYSTEM_TABLES or name.startswith(SPATIAL_SYSTEM_PREFIXES)
+    ):
+        return False
+    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
+
+
+def render_item(type_, obj, autogen_context):
+    """Our UTCDateTime is a DateTime(timezone=True) in the database."""
+    if type_ == "type" and obj.__class__.__name__ == "UTCDateTime":
+        return "sa.DateTime(timezone=True)"
+    return alembic_helpers.render_item(type_, obj, autogen_context)
+
+
+def configure_args(connection=None):
+    return {
+        "target_metadata": db.metadata,
+        "include_object": include_object,
+        "render_item": render_item,
+        "process_revision_directives": process_revision_directives,
+        "render_as_batch": connection is not None and connection.dialect.name == "sqlite",
+        "compare_type": True,
+    }
+
+
+def run_migrations_offline():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True, **configure_args())
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online():
+    with db.engine.connect() as connection:
+        context.configure(connection=connection, **configure_args(connection))
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
