@@ -37,3 +37,35 @@ def token_for(app, user_id):
         token, _ = issue_token(db.session.get(User, user_id))
         db.session.commit()
         return token
+
+
+def create_inspection(app, village="230382100200", inspector_id=None, status="submitted",
+                      observed_at=None, version=1, lat=None, lon=None, answers=None, **metrics):
+    """An inspection row written directly (no photos, no flags), for tests of what comes after
+    submission: review, rates, exports. `metrics`: garbage_stable=True, sewage_treated=False, ...,
+    households=..., sewage_households_covered=..., tap_households=..., tap_households_with_tap=...
+    Returns .id .client_uuid .village_code .status .version .observed_at"""
+    import uuid
+    from datetime import datetime, timezone
+
+    from shapely.geometry import Point
+
+    from app.models import Division, Inspection
+
+    observed_at = observed_at or datetime.now(timezone.utc)
+    with app.app_context():
+        if lat is None or lon is None:
+            p = db.session.get(Division, village).point
+            lat, lon = p.y, p.x
+        inspection = Inspection(
+            client_uuid=uuid.uuid4(), village_code=village, inspector_id=inspector_id, observed_at=observed_at,
+            accuracy_m=5.0, location_input={"lat": lat, "lon": lon, "crs": "wgs84"}, answers=answers or {},
+            status=status, version=version, source="app", **metrics,
+        )
+        inspection.location = Point(lon, lat)
+        if status != "submitted":
+            inspection.decided_at = observed_at
+        db.session.add(inspection)
+        db.session.commit()
+        return SimpleNamespace(id=inspection.id, client_uuid=str(inspection.client_uuid), village_code=village,
+                               status=status, version=version, observed_at=observed_at)
