@@ -70,3 +70,22 @@ def spatial_version(session):
     if session.get_bind().dialect.name == "sqlite":
         return "spatialite", session.execute(text("SELECT spatialite_version()")).scalar()
     return "postgis", session.execute(text("SELECT postgis_lib_version()")).scalar()
+
+
+# --- migrations ------------------------------------------------------------------------------
+
+SPATIAL_SYSTEM_TABLES = {"ElementaryGeometries", "KNN", "KNN2", "SpatialIndex", "data_licenses", "sql_statements_log",
+                         "spatialite_history", "sqlite_sequence", "spatial_ref_sys", "topology", "layer"}
+SPATIAL_SYSTEM_PREFIXES = ("geometry_columns", "geom_cols_ref_sys", "spatial_ref_sys", "vector_layers",
+                           "views_geometry_columns", "virts_geometry_columns", "idx_")
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """Leave SpatiaLite's and PostGIS's own tables out of the comparison."""
+    if type_ == "table" and reflected and compare_to is None and (
+        name in SPATIAL_SYSTEM_TABLES or name.startswith(SPATIAL_SYSTEM_PREFIXES)
+    ):
+        return False
+    from geoalchemy2 import alembic_helpers
+
+    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)

@@ -7,6 +7,8 @@ from alembic import context
 from flask import current_app
 from geoalchemy2 import alembic_helpers
 
+from app.database import include_object
+
 config = context.config
 fileConfig(config.config_file_name)
 logger = logging.getLogger("alembic.env")
@@ -21,21 +23,6 @@ def process_revision_directives(context_, revision, directives):
         logger.info("No changes in schema detected.")
         return
     alembic_helpers.writer.process_revision_directives(context_, revision, directives)
-
-
-SPATIAL_SYSTEM_TABLES = {"ElementaryGeometries", "KNN", "KNN2", "SpatialIndex", "data_licenses", "sql_statements_log",
-                         "spatialite_history", "sqlite_sequence", "spatial_ref_sys", "topology", "layer"}
-SPATIAL_SYSTEM_PREFIXES = ("geometry_columns", "geom_cols_ref_sys", "spatial_ref_sys", "vector_layers",
-                           "views_geometry_columns", "virts_geometry_columns", "idx_")
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    """Leave SpatiaLite's and PostGIS's own tables out of the comparison."""
-    if type_ == "table" and reflected and compare_to is None and (
-        name in SPATIAL_SYSTEM_TABLES or name.startswith(SPATIAL_SYSTEM_PREFIXES)
-    ):
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
 def render_item(type_, obj, autogen_context):
