@@ -1,3 +1,65 @@
+from flask import g, send_file
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
-blp = Blueprint("photos", __name__, url_prefix="/api/v1")
+from app.auth import BEARER_DOC, ROLE_RANK, auth_required
+from app.errors import Forbidden
+from app.extensions import db
+from app.schemas.photos import PhotoSchema, PhotoUploadArgs
+from app.services.photos import get_visible_photo, open_variant, read_upload, store_photo, variant_etag
+
+blp = Blueprint("photos", __name__, url_prefix="/api/v1/photos",
+                description="Photo upload (content-addressed) and the scope-checked variants.")
+
+VARIANT_MAX_AGE = 7 * 24 * 3600  # content-addressed: a variant never changes under its ETag
+
+
+@blp.route("")
+class PhotoUpload(MethodView):
+    @blp.doc(security=BEARER_DOC, responses={"200": {"description": "these bytes were stored before: the same photo"}})
+    @blp.arguments(PhotoUploadArgs, location="files")
+    @blp.response(201, PhotoSchema)
+    @auth_required()
+    def post(self, files):
+        """Upload one photo (multipart part `file`): JPEG, PNG, WebP or HEIC/HEIF, sniffed from the bytes.
+
+        201 with the photo's id, size, dimensions and EXIF facts; 200 with the same answer when
+        identical bytes were uploaded before. 413 `photo_too_large` over MAX_PHOTO_BYTES or
+        MAX_PHOTO_PIXELS, 415 for other types, 422 `unprocessable_photo` for corrupt or truncated files.
+        """
+        photo, created = store_photo(read_upload(files["file"]), g.user)
+        db.session.commit()
+        return photo, 201 if created else 200
+
+
+@blp.route("/<string:photo_id>")
+class PhotoDetail(MethodView):
+    @blp.doc(security=BEARER_DOC)
+    @blp.response(200, PhotoSchema)
+    @auth_required()
+    def get(self, photo_id):
+        """A photo's facts; visible to its uploaders and on inspections in your scope."""
+        return get_visible_photo(photo_id, g.user)
+
+
+@blp.route("/<string:photo_id>/<any(thumb, display, original):variant>")
+class PhotoVariant(MethodView):
+    @blp.doc(security=BEARER_DOC, responses={
+        "200": {"description": "the image bytes", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+        "304": {"description": "not modified (If-None-Match matched the ETag)"},
+    })
+    @auth_required()
+    def get(self, photo_id, variant):
+        """The image: `thumb` (~320 px) or `display` (~1600 px) JPEG with orientation applied and
+        metadata stripped, or the `original` bytes (reviewers and above). ETag + Cache-Control;
+        If-None-Match answers 304."""
+        photo = get_visible_photo(photo_id, g.user)
+        if variant == "original" and ROLE_RANK[g.user.role] < ROLE_RANK["reviewer"]:
+            raise Forbidden("Original photos are for reviewers and above.", message_zh="原图仅供审核员及以上查看。")
+        stream, content_type = open_variant(photo, variant)
+        response = send_file(stream, mimetype=content_type, etag=variant_etag(photo, variant), conditional=True,
+                             max_age=VARIANT_MAX_AGE, download_name=f"{photo.id}-{variant}")
+        response.cache_control.private = True
+        response.cache_control.public = False
+        response.cache_control.immutable = True
+        return response

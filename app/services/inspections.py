@@ -1,0 +1,317 @@
+"""Inspection submission: validation, idempotent create, resubmission after a return, listing.
+
+Idempotency: `client_uuid` is unique. A retry with the same content answers with the stored
+inspection; with different content it is a 409 naming the stored id. Two identical requests at
+once: both try the insert inside a savepoint, the database's unique constraint lets one win, the
+other catches the IntegrityError and re-reads the winner's row (after the winner's commit).
+"""
+import hashlib
+import json
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from shapely.geometry import Point
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+
+from app import geo
+from app.auth import ROLE_RANK, code_in_scope, in_scope
+from app.errors import DuplicateConflict, InvalidTransition, NotFound, ValidationFailed, VersionConflict
+from app.extensions import db
+from app.models import (
+    Division, Inspection, InspectionFlag, InspectionPhoto, InspectionVersion, Photo, Review, subtree,
+)
+from app.schemas.photos import photo_urls
+from app.services.audit import record_audit
+from app.services.checklist import PHOTO_REQUIRED, derive_metrics, metrics_of
+from app.services.flags import apply_flags
+from app.services.photos import visible_photo_ids
+from app.services.webhooks import queue_inspection_event
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+# --- content and its hash -------------------------------------------------------------------
+
+def canonical_content(data):
+    """The request's content in a canonical form (what an identical retry repeats)."""
+    location = data["location"]
+    return {
+        "village": data["village"],
+        "observed_at": data["observed_at"].astimezone(timezone.utc).isoformat(),
+        "location": {"lat": location["lat"], "lon": location["lon"], "accuracy_m": location.get("accuracy_m"),
+                     "crs": location.get("crs", "wgs84")},
+        "answers": data["answers"],
+        "photos": {aspect: list(ids) for aspect, ids in sorted(data.get("photos", {}).items()) if ids},
+        "notes": data.get("notes") or None,
+    }
+
+
+def content_hash(data):
+    text = json.dumps(canonical_content(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- validation -----------------------------------------------------------------------------
+
+def _village_in_scope(code, user):
+    village = db.session.get(Division, code)
+    if village is None or village.level != "village" or not village.active or not code_in_scope(code, user):
+        raise NotFound(f"Village {code} not found in your scope.", message_zh="您的辖区内没有该村。",
+                       details={"village": code})
+    return village
+
+
+def _check_observed_at(observed_at, errors):
+    cfg = current_app.config
+    now = datetime.now(timezone.utc)
+    if observed_at > now + timedelta(minutes=cfg["OBSERVED_AT_MAX_SKEW_MINUTES"]):
+        errors["observed_at"] = ["is in the future (check the phone's clock)"]
+    elif observed_at < now - timedelta(days=cfg["OBSERVED_AT_MAX_AGE_DAYS"]):
+        errors["observed_at"] = [f"is more than {cfg['OBSERVED_AT_MAX_AGE_DAYS']} days ago"]
+
+
+def _check_photos(data, user, errors):
+    """[(aspect, Photo)] in request order; problems go to `errors`."""
+    photos = data.get("photos") or {}
+    answered = set(data["answers"])
+    for aspect, ids in photos.items():
+        if ids and aspect not in answered:
+            errors[f"photos.{aspect}"] = ["photos given for an aspect that is not answered"]
+        if len(set(ids)) != len(ids):
+            errors[f"photos.{aspect}"] = ["a photo is listed twice"]
+    if current_app.config["REQUIRE_PHOTO_PER_ASPECT"]:
+        for aspect in sorted(answered & PHOTO_REQUIRED):
+            if not photos.get(aspect):
+                errors[f"photos.{aspect}"] = ["at least one photo is required for an answered aspect"]
+    wanted = {pid for ids in photos.values() for pid in ids}
+    visible = visible_photo_ids(wanted, user)
+    for aspect, ids in photos.items():
+        for n, pid in enumerate(ids):
+            if pid not in visible:
+                errors[f"photos.{aspect}.{n}"] = [f"unknown photo {pid} (upload it first with POST /api/v1/photos)"]
+    rows = {p.id: p for p in db.session.scalars(select(Photo).where(Photo.id.in_(visible)))} if visible else {}
+    return [(aspect, rows[pid]) for aspect, ids in photos.items() for pid in ids if pid in rows]
+
+
+def validate_submission(data, user):
+    """Check a create/resubmit body against the database; returns (village, lat, lon, photos)."""
+    village = _village_in_scope(data["village"], user)
+    errors = {}
+    location = data["location"]
+    lat, lon = geo.to_wgs84(location["lat"], location["lon"], location.get("crs", "wgs84"))
+    _check_observed_at(data["observed_at"], errors)
+    photos = _check_photos(data, user, errors)
+    if errors:
+        raise ValidationFailed("Some fields are invalid: " + ", ".join(sorted(errors)), fields=errors)
+    return village, lat, lon, photos
+
+
+# --- writing --------------------------------------------------------------------------------
+
+def _apply_content(inspection, data, lat, lon):
+    location = data["location"]
+    inspection.observed_at = data["observed_at"].astimezone(timezone.utc)
+    inspection.location = Point(lon, lat)
+    inspection.accuracy_m = location.get("accuracy_m")
+    inspection.location_input = {"lat": location["lat"], "lon": location["lon"], "crs": location.get("crs", "wgs84")}
+    inspection.answers = data["answers"]
+    inspection.notes = data.get("notes") or None
+    for column, value in derive_metrics(data["answers"]).items():
+        setattr(inspection, column, value)
+
+
+def _link_photos(inspection, photos):
+    positions = {}
+    for aspect, photo in photos:
+        position = positions.get(aspect, 0)
+        positions[aspect] = position + 1
+        inspection.photo_links.append(InspectionPhoto(photo_id=photo.id, aspect=aspect, position=position, photo=photo))
+
+
+def _record_version(inspection, photos):
+    grouped = {}
+    for aspect, photo in photos:
+        grouped.setdefault(aspect, []).append(photo.id)
+    db.session.add(InspectionVersion(
+        inspection_id=inspection.id, version=inspection.version, observed_at=inspection.observed_at,
+        location_input={**inspection.location_input, "accuracy_m": inspection.accuracy_m},
+        answers=inspection.answers, photos=grouped, notes=inspection.notes,
+        flags=[{"code": f.code, "facts": f.facts} for f in inspection.flags],
+    ))
+
+
+def _by_client_uuid(client_uuid):
+    return db.session.scalar(
+        select(Inspection).where(Inspection.client_uuid == client_uuid).execution_options(populate_existing=True)
+    )
+
+
+def _replay(existing, digest, user):
+    """A second request with a known client_uuid: the stored inspection, or a 409."""
+    if existing.inspector_id == user.id and existing.content_hash == digest:
+        return existing, False
+    details = {"client_uuid": str(existing.client_uuid)}
+    if existing.inspector_id == user.id:
+        details["id"] = existing.id
+    raise DuplicateConflict(
+        f"Inspection {existing.id} already has this client_uuid with different content."
+        if "id" in details else "This client_uuid is already used.",
+        details=details,
+    )
+
+
+def create_inspection(data, user):
+    """Create an inspection from a validated body (InspectionCreateSchema); returns
+    (inspection, created). Flushes; the caller commits."""
+    digest = content_hash(data)
+    existing = _by_client_uuid(data["client_uuid"])
+    if existing is not None:
+        return _replay(existing, digest, user)
+    village, lat, lon, photos = validate_submission(data, user)
+    inspection = Inspection(client_uuid=data["client_uuid"], village_code=village.code, village=village,
+                            inspector_id=user.id, status="submitted", version=1, content_hash=digest, source="app")
+    _apply_content(inspection, data, lat, lon)
+    try:
+        with db.session.begin_nested():
+            db.session.add(inspection)
+            db.session.flush()
+    except IntegrityError:
+        existing = _by_client_uuid(data["client_uuid"])
+        if existing is None:
+            raise
+        return _replay(existing, digest, user)
+    _link_photos(inspection, photos)
+    db.session.flush()
+    apply_flags(inspection, lat, lon, photos)
+    _record_version(inspection, photos)
+    record_audit("inspection.submitted", "inspection", inspection.id, actor=user, division_code=village.code,
+                 to_status="submitted", version=1,
+                 details={"client_uuid": str(inspection.client_uuid), "flags": [f.code for f in inspection.flags]})
+    queue_inspection_event("inspection.submitted", inspection)
+    db.session.flush()
+    return inspection, True
+
+
+def _lock_inspection(inspection_id):
+    stmt = select(Inspection).where(Inspection.id == inspection_id).execution_options(populate_existing=True)
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Inspection)
+    return db.session.scalar(stmt)
+
+
+def resubmit_inspection(inspection_id, data, user):
+    """Edit and resubmit a returned inspection (owner only): status -> submitted, version + 1,
+    flags recomputed, a new version row. Flushes; the caller commits."""
+    inspection = _lock_inspection(inspection_id)
+    if inspection is None or not _visible(inspection, user):
+        raise NotFound(f"Inspection {inspection_id} not found.", message_zh="未找到该巡查记录。")
+    if inspection.version != data["version"]:
+        raise VersionConflict(details={"current_version": inspection.version, "status": inspection.status})
+    if inspection.status != "returned":
+        raise InvalidTransition(f"Only a returned inspection can be resubmitted; this one is {inspection.status}.",
+                                details={"status": inspection.status})
+    village, lat, lon, photos = validate_submission(data, user)
+    inspection.village_code, inspection.village = village.code, village
+    _apply_content(inspection, data, lat, lon)
+    inspection.photo_links.clear()
+    db.session.flush()
+    _link_photos(inspection, photos)
+    inspection.status = "submitted"
+    inspection.version += 1
+    inspection.submitted_at = datetime.now(timezone.utc)
+    inspection.decided_at = inspection.decided_by_id = None
+    db.session.flush()
+    apply_flags(inspection, lat, lon, photos)
+    _record_version(inspection, photos)
+    record_audit("inspection.resubmitted", "inspection", inspection.id, actor=user, division_code=village.code,
+                 from_status="returned", to_status="submitted", version=inspection.version,
+                 details={"flags": [f.code for f in inspection.flags]})
+    queue_inspection_event("inspection.submitted", inspection)
+    db.session.flush()
+    return inspection
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def _visible(inspection, user):
+    if not code_in_scope(inspection.village_code, user):
+        return False
+    return ROLE_RANK[user.role] > ROLE_RANK["inspector"] or inspection.inspector_id == user.id
+
+
+def get_visible_inspection(inspection_id, user):
+    inspection = db.session.get(Inspection, inspection_id)
+    if inspection is None or not _visible(inspection, user):
+        raise NotFound(f"Inspection {inspection_id} not found.", message_zh="未找到该巡查记录。")
+    return inspection
+
+
+def _china_day_start(day):
+    return datetime.combine(day, time.min, tzinfo=CHINA).astimezone(timezone.utc)
+
+
+def list_inspections_query(args, user):
+    """select() of the inspections `user` may see, filtered; newest observation first, id breaks ties."""
+    stmt = select(Inspection).where(in_scope(Inspection.village_code, user))
+    if user.role == "inspector":
+        stmt = stmt.where(Inspection.inspector_id == user.id)
+    if "status" in args:
+        stmt = stmt.where(Inspection.status == args["status"])
+    if "village" in args:
+        stmt = stmt.where(Inspection.village_code == args["village"])
+    if "division" in args:
+        stmt = stmt.where(subtree(Inspection.village_code, args["division"]))
+    if "date_from" in args:
+        stmt = stmt.where(Inspection.observed_at >= _china_day_start(args["date_from"]))
+    if "date_to" in args:
+        stmt = stmt.where(Inspection.observed_at < _china_day_start(args["date_to"] + timedelta(days=1)))
+    flag = args.get("flag")
+    if flag == "any":
+        stmt = stmt.where(Inspection.flag_count > 0)
+    elif flag == "none":
+        stmt = stmt.where(Inspection.flag_count == 0)
+    elif flag:
+        stmt = stmt.where(exists().where(InspectionFlag.inspection_id == Inspection.id, InspectionFlag.code == flag))
+    return stmt.order_by(Inspection.observed_at.desc(), Inspection.id.desc())
+
+
+def latest_review(inspection_id):
+    return db.session.scalar(
+        select(Review).where(Review.inspection_id == inspection_id)
+        .order_by(Review.created_at.desc(), Review.id.desc()).limit(1)
+    )
+
+
+def describe_inspection(inspection, detail=True):
+    """The inspection as the API answers it (DESIGN §5.1 names)."""
+    point = inspection.location
+    photos, urls = {}, {}
+    for link in inspection.photo_links:
+        photos.setdefault(link.aspect, []).append(link.photo_id)
+        urls.setdefault(link.aspect, []).append({"id": link.photo_id, **photo_urls(link.photo_id)})
+    village = inspection.village
+    body = {
+        "id": inspection.id, "client_uuid": str(inspection.client_uuid), "status": inspection.status,
+        "version": inspection.version,
+        "village": {"code": village.code, "name": village.name, "township_code": village.parent_code},
+        "inspector": inspection.inspector, "observed_at": inspection.observed_at,
+        "submitted_at": inspection.submitted_at,
+        "location": None if point is None else {
+            "lat": point.y, "lon": point.x, "accuracy_m": inspection.accuracy_m,
+            "input": inspection.location_input or {}},
+        "metrics": metrics_of(inspection),
+        "flags": [{"code": f.code, "facts": f.facts} for f in inspection.flags],
+        "flag_count": inspection.flag_count,
+    }
+    if detail:
+        review = latest_review(inspection.id)
+        body.update(
+            answers=inspection.answers, photos=photos, photo_urls=urls, notes=inspection.notes,
+            source=inspection.source, created_at=inspection.created_at, updated_at=inspection.updated_at,
+            latest_review=None if review is None else {
+                "decision": review.decision, "comment": review.comment, "version": review.version,
+                "reviewer": review.reviewer, "created_at": review.created_at},
+        )
+    return body
