@@ -67,6 +67,10 @@ class Config:
     # Webhooks: JSON object {township code: url}; secret signs every delivery.
     WEBHOOK_URLS = os.environ.get("WEBHOOK_URLS", "{}")
     WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET")
+    WEBHOOK_TIMEOUT_SECONDS = _float("WEBHOOK_TIMEOUT_SECONDS", 3)
+    WEBHOOK_MAX_ATTEMPTS = _int("WEBHOOK_MAX_ATTEMPTS", 6)
+    WEBHOOK_RETRY_BASE_SECONDS = _int("WEBHOOK_RETRY_BASE_SECONDS", 60)
+    WEBHOOK_CLAIM_SECONDS = _int("WEBHOOK_CLAIM_SECONDS", 120)
 
     # OpenAPI (flask-smorest)
     API_TITLE = "Rural living-environment inspections"

@@ -40,11 +40,14 @@ def token_for(app, user_id):
 
 
 def create_inspection(app, village="230382100200", inspector_id=None, status="submitted",
-                      observed_at=None, version=1, lat=None, lon=None, answers=None, **metrics):
+                      observed_at=None, version=1, lat=None, lon=None, answers=None, submitted_at=None,
+                      flags=None, photos=None, **metrics):
     """An inspection row written directly (no photos, no flags), for tests of what comes after
     submission: review, rates, exports. `metrics`: garbage_stable=True, sewage_treated=False, ...,
     households=..., sewage_households_covered=..., tap_households=..., tap_households_with_tap=...
-    Returns .id .client_uuid .village_code .status .version .observed_at"""
+    Optional: `submitted_at`; `flags` = [(code, facts), ...] (sets flag_count); `photos` = aspects,
+    e.g. ["garbage", "sewage"]: one stored Photo row (no bytes) linked per aspect.
+    Returns .id .client_uuid .village_code .status .version .observed_at .photo_ids"""
     import uuid
     from datetime import datetime, timezone
 
@@ -65,7 +68,28 @@ def create_inspection(app, village="230382100200", inspector_id=None, status="su
         inspection.location = Point(lon, lat)
         if status != "submitted":
             inspection.decided_at = observed_at
+        if submitted_at is not None:
+            inspection.submitted_at = submitted_at
+        photo_ids = _attach_flags_and_photos(inspection, flags or (), photos or ())
         db.session.add(inspection)
         db.session.commit()
         return SimpleNamespace(id=inspection.id, client_uuid=str(inspection.client_uuid), village_code=village,
-                               status=status, version=version, observed_at=observed_at)
+                               status=status, version=version, observed_at=observed_at, photo_ids=photo_ids)
+
+
+def _attach_flags_and_photos(inspection, flags, aspects):
+    import secrets
+
+    from app.models import InspectionFlag, InspectionPhoto, Photo
+
+    for code, facts in flags:
+        inspection.flags.append(InspectionFlag(code=code, facts=facts))
+    inspection.flag_count = len(flags)
+    photo_ids = []
+    for position, aspect in enumerate(aspects):
+        photo = Photo(id=secrets.token_hex(16), sha256=secrets.token_hex(32), content_type="image/jpeg",
+                      size_bytes=1000, width=320, height=240, exif={}, has_exif=False)
+        db.session.add(photo)
+        inspection.photo_links.append(InspectionPhoto(photo=photo, aspect=aspect, position=position))
+        photo_ids.append(photo.id)
+    return photo_ids

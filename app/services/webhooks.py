@@ -1,8 +1,199 @@
-"""Township webhooks: inspection events go to an outbox table and are delivered with retries."""
+"""Township webhooks: inspection events go to an outbox table and are delivered with retries.
+
+`WEBHOOK_URLS` maps a township code (or any division-code prefix) to a URL; the longest prefix of
+the inspection's village code wins. `queue_inspection_event` only adds a `WebhookDelivery` row in
+the caller's transaction, so an event exists exactly when the change it reports was committed.
+Delivery happens outside any request transaction: right after the response has been sent
+(`deliver_after_response`, installed on every request) and by `flask webhooks deliver` for retries.
+Each POST carries `X-Signature: sha256=<hex HMAC-SHA256 of the body>` keyed by `WEBHOOK_SECRET`
+(or `SECRET_KEY`). A failure (non-2xx, timeout, refused) is retried with exponential backoff;
+after `WEBHOOK_MAX_ATTEMPTS` the delivery is `failed`. Nothing here ever fails the request.
+"""
+import hashlib
+import hmac
+import json
+import logging
+import urllib.error
+import urllib.request
+import uuid
+from datetime import timedelta
+
+from flask import current_app, g, has_request_context
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import WebhookDelivery
+from app.models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+def _setting(name):
+    """WEBHOOK_TIMEOUT_SECONDS, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_BASE_SECONDS, WEBHOOK_CLAIM_SECONDS
+    (config.py; a claimed delivery not finished within the claim time is tried again)."""
+    return current_app.config[name]
+
+
+def webhook_urls():
+    raw = current_app.config.get("WEBHOOK_URLS") or {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw or "{}")
+        except ValueError:
+            log.error("WEBHOOK_URLS is not valid JSON; webhooks are off")
+            return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def webhook_url_for(village_code):
+    """(prefix, url) of the most specific configured prefix of `village_code`, or (None, None)."""
+    matches = [(prefix, url) for prefix, url in webhook_urls().items() if url and village_code.startswith(prefix)]
+    return max(matches, key=lambda m: len(m[0])) if matches else (None, None)
+
+
+def event_payload(event, inspection):
+    return {
+        "event": event,
+        "event_id": uuid.uuid4().hex,
+        "occurred_at": utcnow().isoformat(),
+        "inspection": {
+            "id": inspection.id,
+            "client_uuid": str(inspection.client_uuid),
+            "village": inspection.village_code,
+            "township": inspection.village_code[:9],
+            "status": inspection.status,
+            "version": inspection.version,
+            "observed_at": inspection.observed_at.isoformat() if inspection.observed_at else None,
+            "flag_count": inspection.flag_count,
+        },
+    }
 
 
 def queue_inspection_event(event, inspection):
     """Queue `event` ('inspection.submitted', 'inspection.returned', 'inspection.approved', ...)
     for the webhook of the inspection's township, if one is configured. Never raises for delivery
-    problems; delivery happens after the request's commit."""
-    return None
+    problems; delivery happens after the request's commit. Returns the WebhookDelivery or None."""
+    _, url = webhook_url_for(inspection.village_code)
+    if url is None:
+        return None
+    if inspection.id is None:
+        db.session.flush()
+    delivery = WebhookDelivery(event=event, township_code=inspection.village_code[:9],
+                               inspection_id=inspection.id, url=url, payload=event_payload(event, inspection),
+                               status="pending", attempts=0, next_attempt_at=utcnow())
+    db.session.add(delivery)
+    db.session.flush()
+    if has_request_context():
+        g.setdefault("webhook_delivery_ids", []).append(delivery.id)
+    return delivery
+
+
+# --- delivery -------------------------------------------------------------------------------
+
+def signature(body):
+    key = (current_app.config.get("WEBHOOK_SECRET") or current_app.config["SECRET_KEY"]).encode()
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def post_event(url, payload, delivery_id):
+    """POST the payload; returns (HTTP status or None, error text or None)."""
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "rural-inspections-webhook/1",
+        "X-Event": payload.get("event", ""),
+        "X-Delivery-Id": str(delivery_id),
+        "X-Signature": signature(body),
+    })
+    try:
+        with urllib.request.urlopen(request, timeout=float(_setting("WEBHOOK_TIMEOUT_SECONDS"))) as response:
+            return response.status, None
+    except urllib.error.HTTPError as error:
+        return error.code, f"HTTP {error.code}"
+    except Exception as error:  # timeouts, refused connections, DNS: all are retried
+        return None, f"{type(error).__name__}: {error}"[:500]
+
+
+def _claim(ids=None, limit=50, now=None):
+    """Take due pending deliveries (a short transaction of its own): returns [(id, url, payload)].
+
+    The claim pushes next_attempt_at forward by WEBHOOK_CLAIM_SECONDS, so a second worker does not
+    send the same delivery at the same time, and a worker that dies leaves it to be tried later."""
+    now = now or utcnow()
+    stmt = select(WebhookDelivery.id).where(WebhookDelivery.status == "pending",
+                                            WebhookDelivery.next_attempt_at <= now)
+    if ids is not None:
+        stmt = stmt.where(WebhookDelivery.id.in_(ids))
+    stmt = stmt.order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    due = db.session.scalars(stmt).all()
+    if not due:
+        db.session.commit()
+        return []
+    lease = now + timedelta(seconds=_setting("WEBHOOK_CLAIM_SECONDS"))
+    db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(due))
+                       .values(next_attempt_at=lease).execution_options(synchronize_session=False))
+    rows = db.session.execute(select(WebhookDelivery.id, WebhookDelivery.url, WebhookDelivery.payload)
+                              .where(WebhookDelivery.id.in_(due)).order_by(WebhookDelivery.id)).all()
+    db.session.commit()
+    return [tuple(r) for r in rows]
+
+
+def _record_result(delivery_id, status_code, error, now):
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    delivery.attempts += 1
+    delivery.last_status_code = status_code
+    if status_code is not None and 200 <= status_code < 300:
+        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
+        return "delivered"
+    delivery.last_error = error or f"HTTP {status_code}"
+    if delivery.attempts >= int(_setting("WEBHOOK_MAX_ATTEMPTS")):
+        delivery.status = "failed"
+        return "failed"
+    backoff = int(_setting("WEBHOOK_RETRY_BASE_SECONDS")) * 2 ** (delivery.attempts - 1)
+    delivery.next_attempt_at = now + timedelta(seconds=backoff)
+    return "retrying"
+
+
+def deliver_pending(limit=50, ids=None, now=None):
+    """Send due deliveries (or just `ids`); commits its own short transactions and returns the
+    counts {"delivered", "retrying", "failed"}. HTTP happens outside any open transaction."""
+    db.session.commit()
+    counts = {"delivered": 0, "retrying": 0, "failed": 0}
+    for delivery_id, url, payload in _claim(ids=ids, limit=limit, now=now):
+        status_code, error = post_event(url, payload, delivery_id)
+        outcome = _record_result(delivery_id, status_code, error, now or utcnow())
+        db.session.commit()
+        counts[outcome] += 1
+        if outcome != "delivered":
+            log.warning("webhook delivery %s to %s: %s", delivery_id, url, error or status_code)
+    return counts
+
+
+def deliver_after_response(response):
+    """after_request hook: the deliveries queued by this request are sent once the response has
+    been handed to the client (WSGI close), so a slow or dead endpoint never delays or fails it."""
+    ids = g.pop("webhook_delivery_ids", None)
+    if ids and response.status_code < 400:
+        app = current_app._get_current_object()
+
+        def send():
+            with app.app_context():
+                try:
+                    deliver_pending(limit=len(ids), ids=ids)
+                except Exception:  # the retry command picks them up later
+                    log.exception("webhook delivery after response failed")
+                    db.session.rollback()
+
+        response.call_on_close(send)
+    return response
+
+
+def list_deliveries(user, status=None):
+    """Deliveries of townships in the user's scope, newest first (a statement for pagination)."""
+    from app.auth import in_scope
+
+    stmt = select(WebhookDelivery).where(in_scope(WebhookDelivery.township_code, user))
+    if status:
+        stmt = stmt.where(WebhookDelivery.status == status)
+    return stmt.order_by(WebhookDelivery.id.desc())

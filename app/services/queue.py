@@ -1,0 +1,162 @@
+"""The review queue: submitted inspections in the reviewer's scope, with what a decision needs.
+
+A page costs a fixed number of statements whatever its size: one for the counts, one for the
+page rows (village, township and inspector joined), then one each for the page's photos, flags
+and the villages' previous approved inspections (a window query), all keyed by the page's ids.
+"""
+import math
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy.orm import aliased
+
+from app.auth import in_scope
+from app.extensions import db
+from app.models import METRICS, Division, Inspection, InspectionFlag, InspectionPhoto, User, subtree
+from app.models.types import utcnow
+
+ORDERS = ("oldest", "flagged", "village", "inspector")
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def thumb_url(photo_id):
+    return f"/api/v1/photos/{photo_id}/thumb"
+
+
+def china_day_start(day):
+    return datetime.combine(day, time.min, tzinfo=CHINA)
+
+
+def queue_conditions(user, township=None, village=None, flag=None, date_from=None, date_to=None):
+    """SQL conditions of the (filtered) queue. Dates are days in China time, both inclusive,
+    on `observed_at`."""
+    conditions = [Inspection.status == "submitted", in_scope(Inspection.village_code, user)]
+    if township:
+        conditions.append(subtree(Inspection.village_code, township))
+    if village:
+        conditions.append(Inspection.village_code == village)
+    if flag:
+        conditions.append(exists().where(InspectionFlag.inspection_id == Inspection.id, InspectionFlag.code == flag))
+    if date_from:
+        conditions.append(Inspection.observed_at >= china_day_start(date_from))
+    if date_to:
+        conditions.append(Inspection.observed_at < china_day_start(date_to + timedelta(days=1)))
+    return conditions
+
+
+def _order(order):
+    tail = (Inspection.submitted_at.asc(), Inspection.id.asc())
+    if order == "flagged":
+        return (Inspection.flag_count.desc(), *tail)
+    if order == "village":
+        return (Inspection.village_code.asc(), *tail)
+    if order == "inspector":
+        return (User.username.asc().nulls_last(), *tail)
+    return tail
+
+
+def queue_counts(conditions, now):
+    waiting, flagged, oldest = db.session.execute(
+        select(func.count(Inspection.id),
+               func.coalesce(func.sum(case((Inspection.flag_count > 0, 1), else_=0)), 0),
+               func.min(Inspection.submitted_at))
+        .where(*conditions)
+    ).one()
+    return {"waiting": waiting, "flagged": int(flagged),
+            "oldest_waiting_seconds": int((now - oldest).total_seconds()) if oldest else None}
+
+
+def _page_rows(conditions, order, page, per_page):
+    village = aliased(Division)
+    township = aliased(Division)
+    metric_columns = [getattr(Inspection, m) for m in METRICS]
+    stmt = (
+        select(Inspection.id, Inspection.client_uuid, Inspection.version, Inspection.status,
+               Inspection.village_code, village.name.label("village_name"),
+               village.parent_code.label("township_code"), township.name.label("township_name"),
+               Inspection.inspector_id, User.username.label("inspector_username"),
+               User.display_name.label("inspector_display_name"), Inspection.observed_at,
+               Inspection.submitted_at, Inspection.accuracy_m, Inspection.notes, Inspection.flag_count,
+               Inspection.households, *metric_columns)
+        .join(village, village.code == Inspection.village_code)
+        .outerjoin(township, township.code == village.parent_code)
+        .outerjoin(User, User.id == Inspection.inspector_id)
+        .where(*conditions)
+        .order_by(*_order(order))
+        .limit(per_page).offset((page - 1) * per_page)
+    )
+    return db.session.execute(stmt).all()
+
+
+def _photos_by_inspection(ids):
+    rows = db.session.execute(
+        select(InspectionPhoto.inspection_id, InspectionPhoto.photo_id, InspectionPhoto.aspect)
+        .where(InspectionPhoto.inspection_id.in_(ids))
+        .order_by(InspectionPhoto.inspection_id, InspectionPhoto.aspect, InspectionPhoto.position,
+                  InspectionPhoto.id)
+    ).all()
+    out = {}
+    for row in rows:
+        out.setdefault(row.inspection_id, []).append(
+            {"id": row.photo_id, "aspect": row.aspect, "thumb_url": thumb_url(row.photo_id)})
+    return out
+
+
+def _flags_by_inspection(ids):
+    rows = db.session.execute(
+        select(InspectionFlag.inspection_id, InspectionFlag.code, InspectionFlag.facts)
+        .where(InspectionFlag.inspection_id.in_(ids))
+        .order_by(InspectionFlag.inspection_id, InspectionFlag.id)
+    ).all()
+    out = {}
+    for row in rows:
+        out.setdefault(row.inspection_id, []).append({"code": row.code, "facts": row.facts or {}})
+    return out
+
+
+def previous_approved(ids):
+    """{inspection id: the latest approved inspection of the same village observed no later than
+    it} for `ids`, in one window query."""
+    current = aliased(Inspection)
+    earlier = aliased(Inspection)
+    ranked = (
+        select(current.id.label("for_id"), earlier.id.label("id"), earlier.observed_at.label("observed_at"),
+               *[getattr(earlier, m).label(m) for m in METRICS],
+               func.row_number().over(partition_by=current.id,
+                                      order_by=(earlier.observed_at.desc(), earlier.id.desc())).label("rank"))
+        .join(earlier, and_(earlier.village_code == current.village_code, earlier.status == "approved",
+                            earlier.observed_at <= current.observed_at, earlier.id != current.id))
+        .where(current.id.in_(ids))
+        .subquery()
+    )
+    rows = db.session.execute(select(ranked).where(ranked.c.rank == 1)).all()
+    return {row.for_id: {"id": row.id, "observed_at": row.observed_at,
+                         "metrics": {m: getattr(row, m) for m in METRICS}} for row in rows}
+
+
+def review_queue(user, order="oldest", page=1, per_page=50, **filters):
+    """One page of the queue with counts: {"items", "page", "per_page", "total", "pages", "counts"}."""
+    now = utcnow()
+    conditions = queue_conditions(user, **filters)
+    counts = queue_counts(conditions, now)
+    rows = _page_rows(conditions, order, page, per_page) if counts["waiting"] else []
+    ids = [row.id for row in rows]
+    photos = _photos_by_inspection(ids) if ids else {}
+    flags = _flags_by_inspection(ids) if ids else {}
+    previous = previous_approved(ids) if ids else {}
+    items = [{
+        "id": row.id, "client_uuid": row.client_uuid, "version": row.version, "status": row.status,
+        "village": {"code": row.village_code, "name": row.village_name},
+        "township": {"code": row.township_code, "name": row.township_name},
+        "inspector": None if row.inspector_id is None else {
+            "id": row.inspector_id, "username": row.inspector_username, "display_name": row.inspector_display_name},
+        "observed_at": row.observed_at, "submitted_at": row.submitted_at,
+        "waiting_seconds": int((now - row.submitted_at).total_seconds()),
+        "accuracy_m": row.accuracy_m, "notes": row.notes,
+        "metrics": {m: getattr(row, m) for m in METRICS}, "households": row.households,
+        "flag_count": row.flag_count, "flags": flags.get(row.id, []),
+        "photos": photos.get(row.id, []), "previous_approved": previous.get(row.id),
+    } for row in rows]
+    return {"items": items, "page": page, "per_page": per_page, "total": counts["waiting"],
+            "pages": math.ceil(counts["waiting"] / per_page), "counts": counts}
