@@ -1,3 +1,107 @@
+from flask import Response, g, stream_with_context
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
-blp = Blueprint("rates", __name__, url_prefix="/api/v1")
+from app.auth import BEARER_DOC, auth_required, division_in_scope_or_404
+from app.extensions import db
+from app.schemas.rates import (
+    InspectionExportArgs, RatesArgs, RatesExportArgs, RatesSchema, TargetArgs, TargetInSchema, TargetSchema,
+    TargetsSchema, TrendArgs, TrendSchema,
+)
+from app.services import exports
+from app.services.rates import compute_rates, compute_trend, current_year_key, make_query
+from app.services.targets import list_targets, set_target
+
+blp = Blueprint("rates", __name__, url_prefix="/api/v1",
+                description="The bureau's rates against the targets, their trend, targets and exports.")
+
+FILE_RESPONSE = {"description": "the file (CSV, XLSX or GeoJSON), streamed",
+                 "content": {t.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+                             for t in exports.MEDIA_TYPES.values()}}
+
+
+def file_response(chunks, fmt, stem):
+    return Response(stream_with_context(chunks), mimetype=exports.MEDIA_TYPES[fmt].split(";")[0],
+                    headers={"Content-Disposition": f'attachment; filename="{exports.export_filename(stem, fmt)}"'})
+
+
+def _rates(args):
+    division = division_in_scope_or_404(args["division"])
+    return compute_rates(make_query(division, args["period"] or current_year_key(), args.get("level")))
+
+
+@blp.route("/rates")
+class Rates(MethodView):
+    @blp.doc(security=BEARER_DOC)
+    @blp.arguments(RatesArgs, location="query")
+    @blp.response(200, RatesSchema)
+    @auth_required(min_role="reviewer")
+    def get(self, args):
+        """Rates of a division and of each of its descendants at `level`, for a period (DESIGN §4).
+
+        Each metric gives met, not_met, unknown, rate, coverage, target, gap and on_target; the
+        `definition` block states the validity window, the counted village kinds and the rules.
+        `level=village` lists villages with their status per metric and the inspection it comes from.
+        """
+        return _rates(args)
+
+
+@blp.route("/rates/export")
+class RatesExport(MethodView):
+    @blp.doc(security=BEARER_DOC, responses={"200": FILE_RESPONSE})
+    @blp.arguments(RatesExportArgs, location="query")
+    @auth_required(min_role="reviewer")
+    def get(self, args):
+        """The same rates as CSV or XLSX (header block with division, period and definition; lang=zh
+        for Chinese column headers) or GeoJSON (each row's boundary or point with its numbers)."""
+        result = _rates(args)
+        chunks = exports.RATE_EXPORTS[args["format"]](result, args["lang"])
+        return file_response(chunks, args["format"], f"rates-{result['division']['code']}-{result['period']}")
+
+
+@blp.route("/rates/trend")
+class RatesTrend(MethodView):
+    @blp.doc(security=BEARER_DOC)
+    @blp.arguments(TrendArgs, location="query")
+    @blp.response(200, TrendSchema)
+    @auth_required(min_role="reviewer")
+    def get(self, args):
+        """One metric of one division per month or quarter from `from` to `to` (each point is the
+        rates answer for that period)."""
+        division = division_in_scope_or_404(args["division"])
+        return compute_trend(division, args["metric"], args["from_"], args["to"], args["granularity"])
+
+
+@blp.route("/targets")
+class Targets(MethodView):
+    @blp.doc(security=BEARER_DOC)
+    @blp.arguments(TargetArgs, location="query")
+    @blp.response(200, TargetsSchema)
+    @auth_required(min_role="bureau")
+    def get(self, args):
+        """The targets that apply to a division (default: your scope) in a year, and the stored rows."""
+        return list_targets(args["year"] or int(current_year_key()), g.user, args.get("division"))
+
+    @blp.doc(security=BEARER_DOC)
+    @blp.arguments(TargetInSchema)
+    @blp.response(200, TargetSchema)
+    @auth_required(min_role="bureau")
+    def put(self, data):
+        """Set a target (fraction 0..1) for a metric and year: the year's default, or an override for a
+        division in your scope (the most specific one applies)."""
+        row = set_target(data["metric"], data["year"], data["value"], g.user, data.get("division_code"))
+        db.session.commit()
+        return row
+
+
+@blp.route("/inspections/export")
+class InspectionsExport(MethodView):
+    @blp.doc(security=BEARER_DOC, responses={"200": FILE_RESPONSE})
+    @blp.arguments(InspectionExportArgs, location="query")
+    @auth_required()
+    def get(self, args):
+        """Inspections in your scope (inspectors: your own) as CSV, XLSX or GeoJSON, streamed; the
+        filters are those of the inspection list: status, village (or any division), from, to, flag, source."""
+        stmt = exports.inspection_export_query(g.user, args)
+        return file_response(exports.INSPECTION_EXPORTS[args["format"]](stmt, args["lang"]), args["format"],
+                             "inspections")

@@ -130,6 +130,7 @@ def upgrade():
     op.create_index('ix_inspections_inspector_created', 'inspections', ['inspector_id', 'created_at'], unique=False)
     op.create_index('ix_inspections_status_submitted', 'inspections', ['status', 'submitted_at'], unique=False)
     op.create_index('ix_inspections_village_status_observed', 'inspections', ['village_code', 'status', 'observed_at'], unique=False)
+    op.create_index('ix_inspections_approved_latest', 'inspections', ['village_code', 'observed_at', 'id'], unique=False, sqlite_where=sa.text("status = 'approved'"), postgresql_where=sa.text("status = 'approved'"), postgresql_include=['garbage_stable', 'sewage_treated', 'village_clean', 'tap_water', 'tap_households', 'tap_households_with_tap'])
     op.create_table('photos',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
@@ -280,6 +281,7 @@ def downgrade():
     op.drop_index(op.f('ix_photos_uploaded_by_id'), table_name='photos')
     op.drop_index(op.f('ix_photos_phash'), table_name='photos')
     op.drop_table('photos')
+    op.drop_index('ix_inspections_approved_latest', table_name='inspections', sqlite_where=sa.text("status = 'approved'"), postgresql_where=sa.text("status = 'approved'"))
     op.drop_index('ix_inspections_village_status_observed', table_name='inspections')
     op.drop_index('ix_inspections_status_submitted', table_name='inspections')
     op.drop_index('ix_inspections_inspector_created', table_name='inspections')

@@ -1,0 +1,396 @@
+"""The bureau's rates (DESIGN §4), computed by one set-based SQL statement per request shape.
+
+For a division D, a period P and a metric M:
+
+- population: the active villages in D's subtree whose kind is in RATES_COUNTED_KINDS;
+- a village's status for M comes from its latest *approved* inspection that answered M with
+  `observed_at` in the window [end(P) − validity, end(P)), where end(P) is the first instant after
+  the period in China time (Asia/Shanghai); ties on `observed_at` go to the higher id; no such
+  inspection: `unknown`;
+- rate = met / population (unknown counts as not met), coverage = (met + not_met) / population;
+- gap = max(0, ceil(target × population) − met);
+- sewage_treated also has a household-weighted rate over the counted villages whose household
+  number is known (the division table's `households`);
+- tap_water is household-weighted: households with tap ÷ households, summed over the counted
+  villages whose latest approved tap-water answer gives both numbers; its gap is in households.
+
+"Latest answering M" is found without a sort per metric: one window per village, in (observed_at,
+id) order, counts for each metric the answers from each row to the last; the row where M is not
+null and that count is 1 is the latest answer. The approved rows are read in that order from a
+partial index, so PostgreSQL needs no sort at all. Villages are then grouped by the code prefix of the
+requested level.
+"""
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import bindparam, select, text
+
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.models import CODE_LENGTH, DEFAULT_TARGETS, LEVELS, METRICS, Division, Target
+from app.models.types import UTCDateTime, utcnow
+
+CHINA = ZoneInfo("Asia/Shanghai")
+PERIOD_RE = re.compile(r"^(\d{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?$")
+BOOLEAN_METRICS = ("garbage_stable", "sewage_treated", "village_clean", "tap_water")
+RATE_DIGITS = 4
+
+RULES = {
+    "population": "Active villages in the division's subtree whose kind is one of counted_kinds.",
+    "status": ("A village's status for a metric comes from its latest approved inspection that answered "
+               "the metric and was observed in [period end - validity_days, period end); ties go to the "
+               "higher inspection id. Without such an inspection the status is unknown. Submitted, "
+               "returned and rejected inspections never count."),
+    "rate": "met / population; unknown counts as not met.",
+    "coverage": "(met + not_met) / population: the share of villages with a valid approved answer.",
+    "target": ("The target of the period's year: an override set on the division itself or its nearest "
+               "ancestor, else the year's default, else the built-in 2026 plan."),
+    "gap": "max(0, ceil(target x population) - met): how many more villages must meet the metric.",
+    "sewage_treated.households": ("Household-weighted: households of counted villages with sewage treated / "
+                                  "households of counted villages whose household number is known."),
+    "tap_water": ("Household-weighted: households with tap water / households, summed over the counted "
+                  "villages whose latest approved tap-water answer gives both numbers; gap is in households."),
+}
+
+
+# --- periods --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    key: str
+    year: int
+    start: datetime  # China time, inclusive
+    end: datetime    # China time, exclusive (the first instant after the period)
+
+    def as_dict(self):
+        return {"key": self.key, "start": self.start.isoformat(), "end": self.end.isoformat(),
+                "start_utc": _utc_iso(self.start), "end_utc": _utc_iso(self.end)}
+
+
+def _utc_iso(moment):
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _month_start(year, month):
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return datetime(year, month, 1, tzinfo=CHINA)
+
+
+def parse_period(key):
+    """'2026' | '2026-Q3' | '2026-09' -> Period in China time; ValidationFailed otherwise."""
+    match = PERIOD_RE.match(key or "")
+    if not match:
+        raise ValidationFailed(fields={"period": ["Use a year (2026), a quarter (2026-Q3) or a month (2026-09)."]})
+    year, quarter, month = int(match[1]), match[2], match[3]
+    if quarter:
+        first = 3 * (int(quarter) - 1) + 1
+        return Period(key, year, _month_start(year, first), _month_start(year, first + 3))
+    if month:
+        return Period(key, year, _month_start(year, int(month)), _month_start(year, int(month) + 1))
+    return Period(key, year, _month_start(year, 1), _month_start(year + 1, 1))
+
+
+def current_year_key():
+    return str(datetime.now(CHINA).year)
+
+
+def period_series(start_key, end_key, granularity):
+    """Periods from the one holding `start_key` to the one holding `end_key` (months or quarters)."""
+    first, last = parse_period(start_key), parse_period(end_key)
+    if last.start < first.start:
+        raise ValidationFailed(fields={"to": ["'to' is before 'from'."]})
+    step = 1 if granularity == "month" else 3
+    month = first.start.month if granularity == "month" else 3 * ((first.start.month - 1) // 3) + 1
+    cursor = _month_start(first.start.year, month)
+    keys = []
+    while cursor < last.end:
+        keys.append(f"{cursor.year}-{cursor.month:02d}" if step == 1 else f"{cursor.year}-Q{(cursor.month - 1) // 3 + 1}")
+        cursor = _month_start(cursor.year, cursor.month + step)
+        if len(keys) > 120:
+            raise ValidationFailed(fields={"to": ["A trend holds at most 120 periods."]})
+    return [parse_period(k) for k in keys]
+
+
+# --- definition and targets -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RatesQuery:
+    division: Division
+    period: Period
+    level: str
+    validity_days: int
+    counted_kinds: tuple
+
+    @property
+    def window_start(self):
+        return self.period.end - timedelta(days=self.validity_days)
+
+    def definition(self):
+        return {
+            "validity_days": self.validity_days,
+            "counted_kinds": list(self.counted_kinds),
+            "period": self.period.as_dict(),
+            "window": {"from": self.window_start.isoformat(), "to": self.period.end.isoformat(),
+                       "from_utc": _utc_iso(self.window_start), "to_utc": _utc_iso(self.period.end)},
+            "timezone": "Asia/Shanghai",
+            "rules": RULES,
+        }
+
+
+def make_query(division, period_key, level=None):
+    """Check the request against the tree and the configuration; returns a RatesQuery."""
+    level = level or (LEVELS[LEVELS.index(division.level) + 1] if division.level != "village" else "village")
+    if LEVELS.index(level) < LEVELS.index(division.level):
+        raise ValidationFailed(fields={"level": [f"{level} is above the division's level ({division.level})."]})
+    return RatesQuery(division, parse_period(period_key), level, current_app.config["RATES_VALIDITY_DAYS"],
+                      tuple(current_app.config["RATES_COUNTED_KINDS"]))
+
+
+class TargetBook:
+    """The targets of one year: most specific (longest ancestor-or-self code) wins."""
+
+    def __init__(self, year):
+        self.year = year
+        rows = db.session.execute(select(Target.metric, Target.division_code, Target.value)
+                                  .where(Target.year == year)).all()
+        self.defaults = {m: v for m, c, v in rows if c == ""}
+        self.overrides = sorted(((m, c, v) for m, c, v in rows if c), key=lambda r: -len(r[1]))
+
+    def lookup(self, metric, code):
+        """(value, source) for `metric` at division `code`."""
+        for m, prefix, value in self.overrides:
+            if m == metric and code.startswith(prefix):
+                return value, f"division:{prefix}"
+        if metric in self.defaults:
+            return self.defaults[metric], f"year:{self.year}"
+        return DEFAULT_TARGETS[metric], "plan:2026"
+
+
+def needed(target, total):
+    """ceil(target × total) computed in decimal, so 0.95 × 20 is 19, not 20."""
+    return math.ceil(Decimal(str(target)) * total)
+
+
+def _ratio(part, whole):
+    return None if not whole else round(part / whole, RATE_DIGITS)
+
+
+# --- the statements -------------------------------------------------------------------------
+
+_LATEST = """
+WITH ranked AS (
+  SELECT i.village_code, i.id, i.garbage_stable, i.sewage_treated, i.village_clean, i.tap_water,
+         i.tap_households, i.tap_households_with_tap,
+         COUNT(i.garbage_stable) OVER w AS n_garbage_stable,
+         COUNT(i.sewage_treated) OVER w AS n_sewage_treated,
+         COUNT(i.village_clean) OVER w AS n_village_clean,
+         COUNT(i.tap_water) OVER w AS n_tap_water
+  FROM inspections i
+  WHERE i.status = 'approved' AND i.observed_at >= :window_start AND i.observed_at < :window_end
+    AND i.village_code >= :lo AND i.village_code < :hi
+  WINDOW w AS (PARTITION BY i.village_code ORDER BY i.observed_at, i.id
+               ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
+),
+latest AS (
+  SELECT village_code,
+{latest_columns}
+  FROM ranked
+  WHERE n_garbage_stable <= 1 OR n_sewage_treated <= 1 OR n_village_clean <= 1 OR n_tap_water <= 1
+  GROUP BY village_code
+)"""
+
+
+def _latest_columns():
+    cols = []
+    for m in BOOLEAN_METRICS:
+        first = f"n_{m} = 1 AND {m} IS NOT NULL"
+        cols.append(f"    MAX(CASE WHEN {first} THEN CASE WHEN {m} THEN 1 ELSE 0 END END) AS {m}")
+        cols.append(f"    MAX(CASE WHEN {first} THEN id END) AS {m}_id")
+    first = "n_tap_water = 1 AND tap_water IS NOT NULL"
+    cols.append(f"    MAX(CASE WHEN {first} THEN tap_households END) AS tap_households")
+    cols.append(f"    MAX(CASE WHEN {first} THEN tap_households_with_tap END) AS tap_households_with_tap")
+    return ",\n".join(cols)
+
+
+LATEST_CTE = _LATEST.replace("{latest_columns}", _latest_columns())
+
+ROLLUP_SQL = LATEST_CTE + """,
+pop AS (
+  SELECT d.code, d.households FROM divisions d
+  WHERE d.level = 'village' AND d.active = :true AND d.kind IN :kinds AND d.code >= :lo AND d.code < :hi
+),
+grouped AS (
+  SELECT substr(pop.code, 1, :prefix_length) AS grp, COUNT(*) AS population,
+{grouped_columns},
+    SUM(pop.households) AS sewage_households_known,
+    SUM(CASE WHEN l.sewage_treated = 1 THEN pop.households END) AS sewage_households_met,
+    SUM(CASE WHEN l.tap_households IS NOT NULL AND l.tap_households_with_tap IS NOT NULL
+             THEN l.tap_households END) AS tap_households,
+    SUM(CASE WHEN l.tap_households IS NOT NULL AND l.tap_households_with_tap IS NOT NULL
+             THEN l.tap_households_with_tap END) AS tap_households_with_tap
+  FROM pop LEFT JOIN latest l ON l.village_code = pop.code
+  GROUP BY substr(pop.code, 1, :prefix_length)
+)
+SELECT dv.code, dv.name, dv.level, g.*
+FROM divisions dv LEFT JOIN grouped g ON g.grp = dv.code
+WHERE dv.level = :level AND dv.code >= :lo AND dv.code < :hi
+ORDER BY dv.code
+"""
+
+VILLAGES_SQL = LATEST_CTE + """
+SELECT d.code, d.name, d.level, d.kind, d.households, l.*
+FROM divisions d LEFT JOIN latest l ON l.village_code = d.code
+WHERE d.level = 'village' AND d.active = :true AND d.code >= :lo AND d.code < :hi
+ORDER BY d.code
+"""
+
+
+def _grouped_columns():
+    cols = []
+    for m in BOOLEAN_METRICS:
+        cols.append(f"    SUM(CASE WHEN l.{m} = 1 THEN 1 ELSE 0 END) AS {m}_met")
+        cols.append(f"    SUM(CASE WHEN l.{m} = 0 THEN 1 ELSE 0 END) AS {m}_not_met")
+    return ",\n".join(cols)
+
+
+ROLLUP_SQL = ROLLUP_SQL.replace("{grouped_columns}", _grouped_columns())
+
+
+def subtree_bounds(code):
+    return code, code[:-1] + chr(ord(code[-1]) + 1)
+
+
+def _params(query, sql):
+    lo, hi = subtree_bounds(query.division.code)
+    params = {"window_start": query.window_start, "window_end": query.period.end, "lo": lo, "hi": hi,
+              "kinds": list(query.counted_kinds), "prefix_length": CODE_LENGTH[query.level],
+              "level": query.level, "true": True}
+    return {k: v for k, v in params.items() if f":{k}" in sql}
+
+
+def _statement(sql):
+    stmt = text(sql).bindparams(bindparam("window_start", type_=UTCDateTime()),
+                                bindparam("window_end", type_=UTCDateTime()))
+    return stmt.bindparams(bindparam("kinds", expanding=True)) if ":kinds" in sql else stmt
+
+
+def rollup_rows(query):
+    """Raw grouped counts for each division at the query's level (one statement)."""
+    return db.session.execute(_statement(ROLLUP_SQL), _params(query, ROLLUP_SQL)).mappings().all()
+
+
+def village_rows(query):
+    """Every active village of the subtree with its latest approved answer per metric (one statement)."""
+    return db.session.execute(_statement(VILLAGES_SQL), _params(query, VILLAGES_SQL)).mappings().all()
+
+
+# --- shaping the numbers --------------------------------------------------------------------
+
+COUNT_KEYS = ["population", "sewage_households_known", "sewage_households_met", "tap_households",
+              "tap_households_with_tap"] + [f"{m}_{s}" for m in BOOLEAN_METRICS for s in ("met", "not_met")]
+
+
+def metric_block(metric, counts, target, target_source):
+    population = counts["population"]
+    met, not_met = counts[f"{metric}_met"], counts[f"{metric}_not_met"]
+    block = {"met": met, "not_met": not_met, "unknown": population - met - not_met,
+             "coverage": _ratio(met + not_met, population), "target": target, "target_source": target_source}
+    if metric == "tap_water":
+        total, with_tap = counts["tap_households"], counts["tap_households_with_tap"]
+        block.update(basis="households", rate=_ratio(with_tap, total), households=total, households_met=with_tap,
+                     gap=max(0, needed(target, total) - with_tap) if total else 0)
+        block["on_target"] = None if not total else block["gap"] == 0
+        return block
+    block.update(basis="villages", rate=_ratio(met, population),
+                 gap=max(0, needed(target, population) - met) if population else 0)
+    block["on_target"] = None if not population else block["gap"] == 0
+    if metric == "sewage_treated":
+        known, hh_met = counts["sewage_households_known"], counts["sewage_households_met"]
+        block["households"] = {"known": known, "met": hh_met, "rate": _ratio(hh_met, known)}
+    return block
+
+
+def summary_row(code, name, level, counts, targets):
+    metrics = {}
+    for m in METRICS:
+        value, source = targets.lookup(m, code)
+        metrics[m] = metric_block(m, counts, value, source)
+    return {"code": code, "name": name, "level": level, "population": counts["population"], "metrics": metrics}
+
+
+def _counts_of(raw):
+    return {k: int(raw.get(k) or 0) for k in COUNT_KEYS}
+
+
+def _village_counts(raw, counted):
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    if not counted:
+        return counts
+    counts["population"] = 1
+    for m in BOOLEAN_METRICS:
+        if raw[m] is not None:
+            counts[f"{m}_met" if raw[m] else f"{m}_not_met"] = 1
+    if raw["households"] is not None:
+        counts["sewage_households_known"] = raw["households"]
+        counts["sewage_households_met"] = raw["households"] if raw["sewage_treated"] else 0
+    if raw["tap_households"] is not None and raw["tap_households_with_tap"] is not None:
+        counts["tap_households"], counts["tap_households_with_tap"] = raw["tap_households"], raw["tap_households_with_tap"]
+    return counts
+
+
+def _village_row(raw, counted_kinds):
+    counted = raw["kind"] in counted_kinds
+    metrics = {}
+    for m in METRICS:
+        value = raw[m]
+        entry = {"status": "unknown" if value is None else ("met" if value else "not_met"),
+                 "inspection_id": raw[f"{m}_id"]}
+        if m == "tap_water":
+            entry.update(households=raw["tap_households"], households_with_tap=raw["tap_households_with_tap"])
+        metrics[m] = entry
+    row = {"code": raw["code"], "name": raw["name"], "level": "village", "kind": raw["kind"], "counted": counted,
+           "households": raw["households"], "metrics": metrics}
+    return row, _village_counts(raw, counted)
+
+
+def compute_rates(query):
+    """The rates response for a RatesQuery: the division's totals and one row per division at the level."""
+    targets = TargetBook(query.period.year)
+    total = dict.fromkeys(COUNT_KEYS, 0)
+    rows = []
+    if query.level == "village":
+        for raw in village_rows(query):
+            row, counts = _village_row(raw, query.counted_kinds)
+            rows.append(row)
+            total = {k: total[k] + counts[k] for k in COUNT_KEYS}
+    else:
+        for raw in rollup_rows(query):
+            counts = _counts_of(raw)
+            rows.append(summary_row(raw["code"], raw["name"], raw["level"], counts, targets))
+            total = {k: total[k] + counts[k] for k in COUNT_KEYS}
+    d = query.division
+    return {
+        "division": summary_row(d.code, d.name, d.level, total, targets),
+        "period": query.period.key, "level": query.level, "as_of": utcnow(),
+        "definition": query.definition(), "rows": rows,
+    }
+
+
+def compute_trend(division, metric, start_key, end_key, granularity):
+    """One point per month or quarter: the division's own numbers for `metric`."""
+    points = []
+    for period in period_series(start_key, end_key, granularity):
+        query = make_query(division, period.key, division.level)
+        result = compute_rates(query)
+        points.append({"period": period.key, "start": period.start.isoformat(), "end": period.end.isoformat(),
+                       "population": result["division"]["population"], **result["division"]["metrics"][metric]})
+    definition = make_query(division, end_key, division.level).definition()
+    definition.pop("period")
+    definition.pop("window")
+    return {"division": {"code": division.code, "name": division.name, "level": division.level},
+            "metric": metric, "granularity": granularity, "definition": definition, "points": points}
