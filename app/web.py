@@ -6,7 +6,17 @@ web = Blueprint("web", __name__)
 
 @web.get("/")
 def index():
-    return send_from_directory(current_app.static_folder, "index.html")
+    response = send_from_directory(current_app.static_folder, "index.html")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@web.get("/sw.js")
+def service_worker():
+    """The client's service worker, served from the root so that it controls the whole client."""
+    response = send_from_directory(current_app.static_folder, "sw.js", mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @web.get("/api/v1/docs")

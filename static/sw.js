@@ -1,0 +1,50 @@
+// Keeps the client's own files so it opens without a network (offline-first for inspectors).
+// Network first, cache as the fallback: a deployed change is picked up whenever online.
+// The API is never cached here: the outbox in IndexedDB handles offline submissions.
+const CACHE = "rie-shell-v1";
+const SHELL = [
+  "/",
+  "/static/client/app.css",
+  "/static/client/main.js",
+  "/static/client/api.js",
+  "/static/client/i18n.js",
+  "/static/client/db.js",
+  "/static/client/outbox.js",
+  "/static/client/photo.js",
+  "/static/client/checklist.js",
+  "/static/client/config.js",
+  "/static/client/flags.js",
+  "/static/client/ui.js",
+  "/static/client/views/login.js",
+  "/static/client/views/inspect.js",
+  "/static/client/views/outbox.js",
+  "/static/client/views/mine.js",
+  "/static/client/views/review.js",
+  "/static/client/views/rates.js",
+  "/static/client/manifest.webmanifest",
+];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(caches.keys()
+    .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+    .then(() => self.clients.claim()));
+});
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith("/api/")) return;
+  if (!(url.pathname === "/" || url.pathname.startsWith("/static/"))) return;
+  event.respondWith(fetch(event.request).then((response) => {
+    if (response.ok) {
+      const copy = response.clone();
+      caches.open(CACHE).then((cache) => cache.put(event.request, copy));
+    }
+    return response;
+  }).catch(() => caches.match(event.request, { ignoreSearch: true })
+    .then((hit) => hit || (event.request.mode === "navigate" ? caches.match("/") : Response.error()))));
+});

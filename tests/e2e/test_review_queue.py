@@ -1,0 +1,46 @@
+"""The reviewer's queue in the browser: bulk approval takes only the unflagged items, and the
+`r` key rejects the selected one with the comment typed in the dialog."""
+import pytest
+
+from app.extensions import db
+from app.models import InspectionFlag
+from tests import factories
+from tests.conftest import sql
+from tests.e2e.test_client_flow import DESKTOP, TOWNSHIP, first_rural_village, log_in
+
+pytestmark = pytest.mark.browser
+
+
+def flag(app, inspection_id, code, facts):
+    with app.app_context():
+        db.session.add(InspectionFlag(inspection_id=inspection_id, code=code, facts=facts))
+        db.session.execute(db.text("UPDATE inspections SET flag_count = 1 WHERE id = :i"), {"i": inspection_id})
+        db.session.commit()
+
+
+def test_bulk_approves_unflagged_and_r_rejects_with_comment(database, make_user, new_context, screenshot):
+    app = database
+    reviewer = make_user("reviewer", TOWNSHIP)
+    code, *_ = first_rural_village(app)
+    plain = [factories.create_inspection(app, village=code, garbage_stable=True).id for _ in range(2)]
+    flagged = factories.create_inspection(app, village=code, garbage_stable=True).id
+    flag(app, flagged, "outside_village", {"distance_m": 5230, "has_boundary": True})
+
+    page = new_context(viewport=DESKTOP).new_page()
+    log_in(page, reviewer)
+    card = page.locator(f'.review-item[data-id="{flagged}"]')
+    assert "不在村范围内：距村 5230 米" in card.inner_text()
+    page.get_by_role("button", name="批量通过无警示的 2 条").click()
+    page.wait_for_function("() => document.querySelectorAll('.review-item').length === 1")
+    statuses = dict(sql(app, "SELECT id, status FROM inspections"))
+    assert statuses == {plain[0]: "approved", plain[1]: "approved", flagged: "submitted"}
+
+    card.focus()
+    page.keyboard.press("r")
+    page.get_by_label("意见").fill("位置不在本村")
+    screenshot(page, "10-reject-dialog")
+    page.keyboard.press("Control+Enter")
+    page.get_by_text("队列为空。").wait_for()
+    rows = sql(app, "SELECT i.status, r.decision, r.comment FROM inspections i JOIN reviews r ON r.inspection_id = i.id "
+                    "WHERE i.id = :i", i=flagged)
+    assert [tuple(r) for r in rows] == [("rejected", "reject", "位置不在本村")]
