@@ -1,11 +1,26 @@
-"""The demo data set behind `flask demo load` (idempotent)."""
-import random
-from pathlib import Path
+"""The demo data set behind `flask demo load` (idempotent).
 
-from sqlalchemy import select
+- Jixi's real division tree, synthetic boundaries and (synthetic) household numbers;
+- one account per role;
+- a history of approved inspections for every rural village (monthly in the current year,
+  quarterly in the year before), written through the historical import;
+- a live review queue in 密山镇: inspections submitted through the same service as the phones,
+  with generated on-site photos (EXIF GPS and time at the village) and one real photo taken
+  elsewhere, so that the reviewer sees clean items and flagged ones.
+"""
+import csv
+import io
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from PIL import Image, ImageDraw
+from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Division, User
+from app.models import Division, Inspection, User
 from app.services.divisions import import_boundaries, import_divisions
 from app.services.synthetic import synthetic_geometry
 from app.services.users import create_user
@@ -45,8 +60,144 @@ def load_demo_users():
     return created
 
 
+CHINA = ZoneInfo("Asia/Shanghai")
+DEMO_NAMESPACE = uuid.UUID("6f1d0c1e-3b8a-4d8e-9c57-2303a1b2c3d4")
+
+
+def _demo_uuid(*parts):
+    return uuid.uuid5(DEMO_NAMESPACE, "/".join(map(str, parts)))
+
+
+def _visit_times(now):
+    """Quarterly visits last year, monthly ones this year, all in the past (China time)."""
+    year = now.astimezone(CHINA).year
+    times = [datetime(year - 1, month, 12, 10, 0, tzinfo=CHINA) for month in (2, 5, 8, 11)]
+    times += [datetime(year, month, 12, 10, 0, tzinfo=CHINA) for month in range(1, 13)]
+    return [t for t in times if t < now - timedelta(days=3)]
+
+
+def demo_history_csv(villages, now):
+    """CSV (DESIGN §5.1 columns) of approved past inspections for `villages` [(code, households, lat, lon)]."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["client_uuid", "village_code", "observed_at", "lon", "lat", "garbage_stable",
+                     "sewage_treated", "village_clean", "households", "households_with_tap", "status"])
+    flag = lambda ok: "true" if ok else "false"  # noqa: E731
+    for code, households, lat, lon in villages:
+        rng = random.Random(f"demo-history-{code}")
+        has_sewage = rng.random() < 0.42  # roughly the city's starting point against the 45 % target
+        care = rng.uniform(0.86, 0.995)
+        for moment in _visit_times(now):
+            status = "approved" if rng.random() < 0.94 else rng.choice(["rejected", "returned"])
+            tap = round(households * rng.uniform(0.93, 1.0))
+            writer.writerow([
+                _demo_uuid("history", code, moment.isoformat()), code, moment.isoformat(), f"{lon:.6f}", f"{lat:.6f}",
+                flag(rng.random() < care + 0.06), flag(has_sewage), flag(rng.random() < care),
+                households, tap, status,
+            ])
+    return out.getvalue()
+
+
+def load_demo_history(now=None):
+    from app.services.imports import import_inspections
+
+    now = now or datetime.now(timezone.utc)
+    rows = db.session.execute(
+        select(Division.code, Division.households, func.ST_Y(Division.point_geom), func.ST_X(Division.point_geom))
+        .where(Division.level == "village", Division.kind == "rural", Division.code.startswith("2303"))
+        .order_by(Division.code)
+    ).all()
+    result = import_inspections(demo_history_csv(rows, now), file_name="demo history")
+    return result.created
+
+
+def demo_photo(seed, lat=None, lon=None, taken=None):
+    """A generated 'field photo' (JPEG) with EXIF capture time (China clock) and GPS."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (1280, 960), (rng.randrange(90, 160), rng.randrange(120, 190), rng.randrange(80, 140)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(40):
+        x, y = rng.randrange(1280), rng.randrange(960)
+        w, h = rng.randrange(40, 300), rng.randrange(30, 200)
+        draw.rectangle([x, y, x + w, y + h], fill=tuple(rng.randrange(256) for _ in range(3)))
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Demo", "Field camera"
+    if taken is not None:
+        exif.get_ifd(0x8769)[0x9003] = taken.astimezone(CHINA).strftime("%Y:%m:%d %H:%M:%S")
+    if lat is not None:
+        gps = exif.get_ifd(0x8825)
+        gps[1], gps[3] = "N", "E"
+        gps[2], gps[4] = _dms(lat), _dms(lon)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85, exif=exif)
+    return out.getvalue()
+
+
+def _dms(value):
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    return (float(degrees), float(minutes), round((value - degrees - minutes / 60) * 3600, 4))
+
+
+GOOD_ANSWERS = {
+    "garbage": {"collection_points": True, "collected_on_schedule": True, "transfer_working": True,
+                "no_informal_dumping": True},
+    "sewage": {"mode": "sanitary_toilets_reuse", "households_covered": 90},
+    "cleanliness": {"no_garbage_piles": True, "ponds_ditches_clean": True, "manure_handled": True,
+                    "public_spaces_orderly": True},
+}
+
+
+def load_demo_queue(now=None):
+    """Submitted inspections in the demo township, through the phones' own service."""
+    from app.schemas.inspections import InspectionCreateSchema
+    from app.services.inspections import create_inspection
+    from app.services.photos import store_photo
+
+    now = now or datetime.now(timezone.utc)
+    inspector = db.session.scalar(select(User).where(User.username == "inspector"))
+    villages = db.session.scalars(
+        select(Division).where(Division.parent_code == DEMO_TOWNSHIP, Division.kind == "rural")
+        .order_by(Division.code).limit(6)
+    ).all()
+    elsewhere = (DATA_DIR / "demo_photos" / "gps_htc_desire.jpg").read_bytes()
+    created = 0
+    for n, village in enumerate(villages):
+        client_uuid = _demo_uuid("queue", village.code)
+        if db.session.scalar(select(Inspection.id).where(Inspection.client_uuid == client_uuid)) is not None:
+            continue
+        observed = (now - timedelta(hours=6 * (len(villages) - n))).replace(microsecond=0)
+        point = village.point
+        lat, lon, accuracy = point.y, point.x, 6.0
+        photos = {}
+        for k, aspect in enumerate(GOOD_ANSWERS):
+            data = demo_photo(f"{village.code}-{aspect}", lat, lon, observed - timedelta(minutes=5 + k))
+            if n == 1 and aspect == "garbage":
+                data = elsewhere  # old, taken in Italy: exif_location_far + photo_stale
+            if n == 2 and aspect == "cleanliness":
+                data = demo_photo(f"{villages[0].code}-cleanliness", villages[0].point.y, villages[0].point.x,
+                                  observed)  # the first village's photo again: photo_reused
+            photos[aspect] = [store_photo(data, inspector)[0].id]
+        if n == 3:
+            lat, accuracy = lat + 0.06, 180.0  # far outside the village, weak fix
+        answers = {k: dict(v) for k, v in GOOD_ANSWERS.items()}
+        if n == 4:
+            answers["cleanliness"]["ponds_ditches_clean"] = False
+        body = InspectionCreateSchema().load({
+            "client_uuid": str(client_uuid), "village": village.code, "observed_at": observed.isoformat(),
+            "location": {"lat": lat, "lon": lon, "accuracy_m": accuracy, "crs": "wgs84"},
+            "answers": answers, "photos": photos, "notes": "演示数据 demo data",
+        })
+        create_inspection(body, inspector)
+        created += 1
+    return created
+
+
 def load_demo(echo=print):
     result = load_jixi_divisions()
     echo(f"divisions: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
     users = load_demo_users()
-    return {"divisions": result.created + result.updated + result.unchanged, "users created": users}
+    history = load_demo_history()
+    queue = load_demo_queue()
+    return {"divisions": result.created + result.updated + result.unchanged, "users created": users,
+            "historical inspections imported": history, "inspections submitted": queue}
