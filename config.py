@@ -35,6 +35,10 @@ class Config:
     PHOTO_ROOT = os.environ.get("PHOTO_ROOT", str(INSTANCE_DIR / "photos"))
     JSON_AS_ASCII = False
 
+    # Behind a reverse proxy (nginx): how many proxies set X-Forwarded-For. Login throttling per
+    # address needs the client's address, not the proxy's.
+    PROXY_FIX_HOPS = _int("PROXY_FIX_HOPS", 0)
+
     # Accounts
     TOKEN_TTL_HOURS = _int("TOKEN_TTL_HOURS", 24 * 30)
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)

@@ -10,6 +10,11 @@ def create_app(config_name=None, **overrides):
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder="../static", static_url_path="/static")
     app.config.from_object(load_config(config_name))
     app.config.update(overrides)
+    if app.config["PROXY_FIX_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     configure_database(app)
     register_extensions(app)
     register_blueprints(app)

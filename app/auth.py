@@ -4,6 +4,7 @@ Tokens are random, shown once at login, stored as an HMAC-SHA256 keyed by SECRET
 Passwords use Werkzeug's scrypt KDF. Roles are ranked (inspector < reviewer < bureau < admin);
 a user's scope is a division subtree and every object outside it answers 404.
 """
+import functools
 import hashlib
 import hmac
 import secrets
@@ -81,13 +82,20 @@ def _record_failure(keys, now):
     db.session.commit()  # the failure must count even though the request fails
 
 
+@functools.cache
+def _dummy_hash():
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def login(username, password):
     """Check the credentials (throttled) and return (token, ApiToken)."""
     now = datetime.now(timezone.utc)
     keys = _throttle_keys(username)
     _check_throttle(keys, now)
     user = db.session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+    # an unknown name costs the same KDF work as a known one: timing does not reveal usernames
+    stored = user.password_hash if user is not None else _dummy_hash()
+    if not check_password_hash(stored, password) or user is None or not user.active:
         _record_failure(keys, now)
         raise Unauthorized(code="invalid_credentials")
     row = db.session.get(LoginThrottle, keys[0])

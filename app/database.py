@@ -2,7 +2,8 @@
 
 SQLite: SpatiaLite is loaded on every connection (the stdlib module of some Pythons cannot load
 extensions, so `pysqlite3` is used where available), WAL journal, foreign keys on, and every
-transaction starts with BEGIN IMMEDIATE so that concurrent writers queue instead of deadlocking.
+transaction of a writing request starts with BEGIN IMMEDIATE so that concurrent writers queue
+instead of deadlocking (reads start deferred).
 PostgreSQL: psycopg 3 with PostGIS.
 """
 import os
@@ -48,7 +49,10 @@ def install_engine_listeners(engine):
 
 
 def _on_sqlite_connect(dbapi_conn, _record):
-    from geoalchemy2.admin.dialects.sqlite import init_spatialite, load_spatialite_driver
+    from geoalchemy2.admin.dialects.sqlite import (
+        init_spatialite,
+        load_spatialite_driver,
+    )
 
     dbapi_conn.isolation_level = None  # SQLAlchemy's begin event emits BEGIN itself
     load_spatialite_driver(dbapi_conn)
@@ -62,7 +66,12 @@ def _on_sqlite_connect(dbapi_conn, _record):
 
 
 def _on_sqlite_begin(conn):
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    """Writers take the write lock up front so that they queue instead of deadlocking; reads
+    (GET requests: lists, photos, streamed exports) start deferred and never block writers (WAL)."""
+    from flask import has_request_context, request
+
+    reading = has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+    conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def spatial_version(session):

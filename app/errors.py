@@ -10,8 +10,9 @@ validation errors, `details` where the error carries facts (e.g. the stored id o
 """
 import logging
 
-from flask import current_app, jsonify
 import marshmallow as ma
+from flask import current_app, jsonify
+from sqlalchemy.exc import DataError, StatementError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,20 @@ def render_http_exception(error):
     return error_response(status, code, message, None, fields, None, headers)
 
 
+def render_out_of_range(error):
+    """A value that passed its schema but does not fit a date or a database column."""
+    _rollback()
+    return error_response(422, "validation_error", "A value is out of range.", "数值超出允许范围。")
+
+
+def render_statement_error(error):
+    """A bind value that could not be converted (e.g. a date beyond what a column holds) is the
+    client's; anything else is ours."""
+    if isinstance(error.orig, (OverflowError, ValueError)):
+        return render_out_of_range(error)
+    return render_unexpected(error)
+
+
 def render_unexpected(error):
     _rollback()
     log.exception("unhandled error", exc_info=error)
@@ -237,4 +252,7 @@ def install_error_handlers(app):
     api.handle_http_exception = render_http_exception
     app.register_error_handler(APIError, render_api_error)
     app.register_error_handler(HTTPException, render_http_exception)
+    app.register_error_handler(OverflowError, render_out_of_range)
+    app.register_error_handler(DataError, render_out_of_range)
+    app.register_error_handler(StatementError, render_statement_error)
     app.register_error_handler(Exception, render_unexpected)

@@ -107,3 +107,32 @@ def test_docs_page_is_served_without_a_cdn(client):
     page = client.get("/api/v1/docs").get_data(as_text=True)
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page and "//cdn" not in page and "https://" not in page
     assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/rates?division=2303&period=9999&level=county",
+    "/api/v1/inspections?to=9999-12-31",
+    "/api/v1/review-queue?from=0001-01-01",
+    "/api/v1/inspections?page=100000000000000000000",
+    "/api/v1/audit?actor=100000000000000000000",
+    "/api/v1/inspections/export?format=csv&from=2026-01-01T00:00:00",
+])
+def test_out_of_range_or_odd_query_values_never_give_500(client, admin, path):
+    r = client.get(path, headers=admin.headers)
+    assert r.status_code in (200, 422), (r.status_code, r.get_data(as_text=True)[:300])
+    if r.status_code == 422:
+        assert r.json["error"]["code"] == "validation_error"
+    else:
+        assert r.get_data()  # a complete body, not a stream cut short
+
+
+def test_an_inspection_id_beyond_64_bits_is_404(client, admin):
+    assert_error_shape(client.get("/api/v1/inspections/100000000000000000000", headers=admin.headers), 404, "not_found")
+
+
+def test_a_year_one_observed_at_is_a_validation_error(client, inspector):
+    body = {"client_uuid": "1b4e28ba-2fa1-41d2-883f-0016d3cca427", "village": "230382100200",
+            "observed_at": "0001-01-01T00:00:00+08:00", "location": {"lat": 45.5, "lon": 131.8, "accuracy_m": 5},
+            "answers": {}}
+    r = client.post("/api/v1/inspections", json=body, headers=inspector.headers)
+    assert r.status_code == 422 and r.json["error"]["code"] == "validation_error"

@@ -147,7 +147,7 @@ def test_inspection_csv_lists_the_scope_with_filters(client, reviewer, history):
 
 def test_inspection_xlsx_has_chinese_headers_and_typed_cells(client, bureau, history):
     book = openpyxl.load_workbook(io.BytesIO(export(client, bureau, INSPECTIONS, format="xlsx", lang="zh",
-                                                    village="230382").data))
+                                                    division="230382").data))
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0][:4] == ("编号", "客户端编号", "村代码", "村名称")
     ids = [r[0] for r in rows[1:]]

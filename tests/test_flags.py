@@ -8,7 +8,14 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Division, Inspection, InspectionFlag
 from tests.test_inspections import (
-    CHINA, FULL_ANSWERS, VILLAGE, china_exif_time, field_photo, set_status, submission, submit,
+    CHINA,
+    FULL_ANSWERS,
+    VILLAGE,
+    china_exif_time,
+    field_photo,
+    set_status,
+    submission,
+    submit,
     village_point,
 )
 from tests.test_photos import jpeg_bytes, make_exif, pattern_image, upload

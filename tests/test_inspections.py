@@ -12,7 +12,14 @@ from sqlalchemy import func, select, update
 
 from app import geo
 from app.extensions import db
-from app.models import AuditEntry, Division, Inspection, InspectionPhoto, InspectionVersion, Review
+from app.models import (
+    AuditEntry,
+    Division,
+    Inspection,
+    InspectionPhoto,
+    InspectionVersion,
+    Review,
+)
 from tests.test_photos import jpeg_bytes, make_exif, upload
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -392,6 +399,21 @@ def test_returned_inspection_is_resubmitted_as_next_version(client, inspector, o
     assert count(app, AuditEntry, AuditEntry.action == "inspection.resubmitted") == 1
 
 
+def test_an_identical_retry_of_a_resubmission_answers_200_without_a_new_version(client, inspector, on_site):
+    app = client.application
+    inspection_id = submit(client, inspector, on_site).get_json()["id"]
+    set_status(app, inspection_id, "returned")
+    url = f"/api/v1/inspections/{inspection_id}"
+    body = resubmission(on_site, 1, notes="fixed")
+    first = client.put(url, headers=inspector.headers, json=body)
+    retry = client.put(url, headers=inspector.headers, json={**body, "client_uuid": on_site["client_uuid"]})
+    assert (first.status_code, retry.status_code) == (200, 200)
+    assert retry.get_json()["version"] == 2 and retry.get_json()["id"] == inspection_id
+    assert count(app, InspectionVersion, InspectionVersion.inspection_id == inspection_id) == 2
+    changed = client.put(url, headers=inspector.headers, json=resubmission(on_site, 1, notes="other"))
+    assert changed.status_code == 409 and changed.get_json()["error"]["code"] == "version_conflict"
+
+
 def test_resubmit_with_a_stale_version_is_409(client, inspector, on_site):
     inspection_id = submit(client, inspector, on_site).get_json()["id"]
     set_status(client.application, inspection_id, "returned")
@@ -425,3 +447,20 @@ def test_retry_of_the_original_create_after_a_resubmit_still_answers_200(client,
                json=resubmission(on_site, 1, notes="fixed"))
     r = submit(client, inspector, on_site)
     assert r.status_code == 200 and r.get_json()["version"] == 2
+
+
+def test_a_colleague_inspector_cannot_see_or_reuse_my_photos(client, inspector, make_user):
+    photos = on_site_photos(client, inspector)
+    assert submit(client, inspector, submission(client.application, photos)).status_code == 201
+    colleague = make_user("inspector", "230382100")  # same township, not the author
+    photo_id = photos["garbage"][0]
+    assert client.get(f"/api/v1/photos/{photo_id}", headers=colleague.headers).status_code == 404
+    assert client.get(f"/api/v1/photos/{photo_id}/thumb", headers=colleague.headers).status_code == 404
+    r = submit(client, colleague, submission(client.application, photos))
+    assert r.status_code == 422 and "photos.garbage.0" in r.json["error"]["fields"]
+
+
+def test_a_reviewer_sees_photos_of_inspections_in_scope(client, inspector, reviewer):
+    photos = on_site_photos(client, inspector)
+    assert submit(client, inspector, submission(client.application, photos)).status_code == 201
+    assert client.get(f"/api/v1/photos/{photos['garbage'][0]}/thumb", headers=reviewer.headers).status_code == 200

@@ -191,14 +191,14 @@ def put_target(client, user, **body):
 
 
 def test_division_override_applies_to_its_subtree_only(client, bureau, scenario):
-    assert put_target(client, bureau, metric="village_clean", year=2026, value=0.9, division_code="230382").status_code == 200
+    assert put_target(client, bureau, metric="village_clean", year=2026, value=0.98, division_code="230382").status_code == 200
     assert put_target(client, bureau, metric="village_clean", year=2026, value=0.97).status_code == 200
     counties = {r["code"]: r["metrics"]["village_clean"] for r in
                 get_rates(client, bureau, division="2303", period="2026-Q3", level="county").json["rows"]}
-    assert (counties["230382"]["target"], counties["230382"]["target_source"]) == (0.9, "division:230382")
+    assert (counties["230382"]["target"], counties["230382"]["target_source"]) == (0.98, "division:230382")
     assert (counties["230381"]["target"], counties["230381"]["target_source"]) == (0.97, "year:2026")
     answer = get_rates(client, bureau, division="230382", period="2026-Q3", level="township").json
-    assert {r["metrics"]["village_clean"]["target"] for r in answer["rows"]} == {0.9}
+    assert {r["metrics"]["village_clean"]["target"] for r in answer["rows"]} == {0.98}
     assert comparable(answer) == expected(client.application, "230382", "2026-Q3", "township")
 
 

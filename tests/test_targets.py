@@ -2,7 +2,7 @@
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEntry, DEFAULT_TARGETS
+from app.models import DEFAULT_TARGETS, AuditEntry
 
 
 def get_targets(client, user, **params):
@@ -63,8 +63,8 @@ def test_unknown_metric_is_422(client, bureau):
 
 def test_county_bureau_may_override_its_county_only(client, make_user):
     county = make_user("bureau", "230381")
-    assert put_target(client, county, metric="garbage_stable", year=2026, value=0.9, division_code="230381").status_code == 200
-    assert put_target(client, county, metric="garbage_stable", year=2026, value=0.9, division_code="230382").status_code == 404
+    assert put_target(client, county, metric="sewage_treated", year=2026, value=0.5, division_code="230381").status_code == 200
+    assert put_target(client, county, metric="sewage_treated", year=2026, value=0.5, division_code="230382").status_code == 404
     assert get_targets(client, county, division="230382").status_code == 404
 
 
@@ -81,3 +81,12 @@ def test_reviewers_may_not_read_or_set_targets(client, reviewer):
 
 def test_targets_need_a_login(client):
     assert client.get("/api/v1/targets").status_code == 401
+
+
+def test_a_bureau_override_may_only_be_stricter(client, make_user):
+    county_bureau = make_user("bureau", "230382")
+    body = {"metric": "garbage_stable", "year": 2026, "value": 0.1, "division_code": "230382"}
+    r = client.put("/api/v1/targets", json=body, headers=county_bureau.headers)
+    assert r.status_code == 422 and "stricter" in r.json["error"]["fields"]["value"][0]
+    stricter = {"metric": "sewage_treated", "year": 2026, "value": 0.6, "division_code": "230382"}
+    assert client.put("/api/v1/targets", json=stricter, headers=county_bureau.headers).status_code == 200

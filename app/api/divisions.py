@@ -9,7 +9,12 @@ from app.extensions import db
 from app.models import Division
 from app.schemas.common import page_of, paginated
 from app.schemas.divisions import (
-    DivisionDetailArgs, DivisionDetailSchema, DivisionListArgs, DivisionSchema, LocateArgs, LocatedSchema,
+    DivisionDetailArgs,
+    DivisionDetailSchema,
+    DivisionListArgs,
+    DivisionSchema,
+    LocateArgs,
+    LocatedSchema,
 )
 from app.services.divisions import ancestors, locate_village, subtree_counts
 

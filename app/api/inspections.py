@@ -11,12 +11,20 @@ from app.extensions import db
 from app.models import ASPECTS
 from app.schemas.common import page_of
 from app.schemas.inspections import (
-    ChecklistSchema, InspectionCreateSchema, InspectionListArgs, InspectionResubmitSchema, InspectionSchema,
+    ChecklistSchema,
+    InspectionCreateSchema,
+    InspectionListArgs,
+    InspectionResubmitSchema,
+    InspectionSchema,
     InspectionSummarySchema,
 )
 from app.services.checklist import checklist_document
 from app.services.inspections import (
-    create_inspection, describe_inspection, get_visible_inspection, list_inspections_query, resubmit_inspection,
+    create_inspection,
+    describe_inspection,
+    get_visible_inspection,
+    list_inspections_query,
+    resubmit_inspection,
 )
 from app.services.photos import read_upload, store_photo
 
@@ -103,7 +111,7 @@ class Inspections(MethodView):
                 "per_page": page.per_page, "total": page.total, "pages": page.pages}
 
 
-@blp.route("/inspections/<int:inspection_id>")
+@blp.route("/inspections/<int(max=9223372036854775807):inspection_id>")
 class InspectionDetail(MethodView):
     @blp.doc(security=BEARER_DOC)
     @blp.response(200, InspectionSchema)

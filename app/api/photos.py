@@ -6,7 +6,13 @@ from app.auth import BEARER_DOC, ROLE_RANK, auth_required
 from app.errors import Forbidden
 from app.extensions import db
 from app.schemas.photos import PhotoSchema, PhotoUploadArgs
-from app.services.photos import get_visible_photo, open_variant, read_upload, store_photo, variant_etag
+from app.services.photos import (
+    get_visible_photo,
+    open_variant,
+    read_upload,
+    store_photo,
+    variant_etag,
+)
 
 blp = Blueprint("photos", __name__, url_prefix="/api/v1/photos",
                 description="Photo upload (content-addressed) and the scope-checked variants.")

@@ -5,11 +5,24 @@ from flask_smorest import Blueprint
 from app.auth import BEARER_DOC, auth_required, division_in_scope_or_404
 from app.extensions import db
 from app.schemas.rates import (
-    InspectionExportArgs, RatesArgs, RatesExportArgs, RatesSchema, TargetArgs, TargetInSchema, TargetSchema,
-    TargetsSchema, TrendArgs, TrendSchema,
+    InspectionExportArgs,
+    RatesArgs,
+    RatesExportArgs,
+    RatesSchema,
+    TargetArgs,
+    TargetInSchema,
+    TargetSchema,
+    TargetsSchema,
+    TrendArgs,
+    TrendSchema,
 )
 from app.services import exports
-from app.services.rates import compute_rates, compute_trend, current_year_key, make_query
+from app.services.rates import (
+    compute_rates,
+    compute_trend,
+    current_year_key,
+    make_query,
+)
 from app.services.targets import list_targets, set_target
 
 blp = Blueprint("rates", __name__, url_prefix="/api/v1",
@@ -101,7 +114,8 @@ class InspectionsExport(MethodView):
     @auth_required()
     def get(self, args):
         """Inspections in your scope (inspectors: your own) as CSV, XLSX or GeoJSON, streamed; the
-        filters are those of the inspection list: status, village (or any division), from, to, flag, source."""
+        filters are those of the inspection list: status, village, division, from, to (China dates),
+        flag (a code, any, none) and source."""
         stmt = exports.inspection_export_query(g.user, args)
         return file_response(exports.INSPECTION_EXPORTS[args["format"]](stmt, args["lang"]), args["format"],
                              "inspections")

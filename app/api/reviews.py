@@ -7,13 +7,32 @@ from app.auth import BEARER_DOC, auth_required
 from app.extensions import db
 from app.schemas.common import page_of, paginated
 from app.schemas.reviews import (
-    AuditArgs, AuditEntrySchema, BulkResultSchema, BulkReviewArgs, CommentArgs, CommentListSchema, CommentSchema,
-    DeliveryArgs, DeliverySchema, HistorySchema, InspectionStateSchema, QueueArgs, QueuePageSchema, ReopenArgs,
-    ReviewArgs, ReviewResultSchema,
+    AuditArgs,
+    AuditEntrySchema,
+    BulkResultSchema,
+    BulkReviewArgs,
+    CommentArgs,
+    CommentListSchema,
+    CommentSchema,
+    DeliveryArgs,
+    DeliverySchema,
+    HistorySchema,
+    InspectionStateSchema,
+    QueueArgs,
+    QueuePageSchema,
+    ReopenArgs,
+    ReviewArgs,
+    ReviewResultSchema,
 )
 from app.services.comments import add_comment, list_comments
 from app.services.queue import review_queue
-from app.services.reviews import audit_statement, bulk_review, inspection_history, reopen_inspection, review_inspection
+from app.services.reviews import (
+    audit_statement,
+    bulk_review,
+    inspection_history,
+    reopen_inspection,
+    review_inspection,
+)
 from app.services.webhooks import deliver_after_response, list_deliveries
 
 blp = Blueprint("reviews", __name__, url_prefix="/api/v1",
@@ -39,7 +58,7 @@ class ReviewQueue(MethodView):
         return review_queue(g.user, order=order, page=page, per_page=per_page, **args)
 
 
-@blp.route("/inspections/<int:inspection_id>/review")
+@blp.route("/inspections/<int(max=9223372036854775807):inspection_id>/review")
 class InspectionReview(MethodView):
     @blp.doc(security=BEARER_DOC)
     @blp.arguments(ReviewArgs)
@@ -78,7 +97,7 @@ class BulkReview(MethodView):
                 "results": results}
 
 
-@blp.route("/inspections/<int:inspection_id>/reopen")
+@blp.route("/inspections/<int(max=9223372036854775807):inspection_id>/reopen")
 class InspectionReopen(MethodView):
     @blp.doc(security=BEARER_DOC)
     @blp.arguments(ReopenArgs)
@@ -93,7 +112,7 @@ class InspectionReopen(MethodView):
         return inspection
 
 
-@blp.route("/inspections/<int:inspection_id>/history")
+@blp.route("/inspections/<int(max=9223372036854775807):inspection_id>/history")
 class InspectionHistory(MethodView):
     @blp.doc(security=BEARER_DOC)
     @blp.response(200, HistorySchema)
@@ -105,7 +124,7 @@ class InspectionHistory(MethodView):
         return inspection_history(inspection_id, g.user)
 
 
-@blp.route("/inspections/<int:inspection_id>/comments")
+@blp.route("/inspections/<int(max=9223372036854775807):inspection_id>/comments")
 class InspectionComments(MethodView):
     @blp.doc(security=BEARER_DOC)
     @blp.response(200, CommentListSchema)

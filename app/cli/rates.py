@@ -6,9 +6,9 @@ from flask.cli import AppGroup
 from app.errors import APIError
 from app.extensions import db
 from app.models import LEVELS, Division
+from app.schemas.rates import RatesSchema
 from app.services import exports
 from app.services.rates import compute_rates, current_year_key, make_query
-from app.schemas.rates import RatesSchema
 
 rates_cli = AppGroup("rates", help="Rates reports.")
 

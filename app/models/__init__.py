@@ -1,7 +1,13 @@
 """All tables; importing this module registers them on the metadata."""
 from app.models.division import CODE_LENGTH, LEVELS, VILLAGE_KINDS, Division, subtree
 from app.models.inspection import (
-    ASPECTS, METRICS, STATUSES, Inspection, InspectionFlag, InspectionPhoto, InspectionVersion,
+    ASPECTS,
+    METRICS,
+    STATUSES,
+    Inspection,
+    InspectionFlag,
+    InspectionPhoto,
+    InspectionVersion,
 )
 from app.models.photo import Photo, PhotoUpload
 from app.models.review import DECISIONS, AuditEntry, Comment, Review, WebhookDelivery

@@ -1,5 +1,6 @@
 """Column types shared by the models."""
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
@@ -9,6 +10,10 @@ from sqlalchemy.types import TypeDecorator
 CodeString = String(12).with_variant(String(12, collation="C"), "postgresql")
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+# Periods, dates without a zone and EXIF times are China time (DESIGN §3, §7); storage is UTC.
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def utcnow():

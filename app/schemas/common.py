@@ -1,11 +1,13 @@
 """Shapes shared by several resources: pagination and small value types."""
+from datetime import date
+
 from marshmallow import Schema, fields, validate
 
 from app.geo import CRS_CHOICES
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -38,3 +40,8 @@ class LatLonArgs(Schema):
 
 class GeoJSONField(fields.Dict):
     """A GeoJSON geometry object."""
+
+
+def china_day(**kwargs):
+    """A calendar day in China time, within the years the service can reason about."""
+    return fields.Date(validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31)), **kwargs)

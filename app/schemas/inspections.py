@@ -1,17 +1,16 @@
 """Inspection requests and answers (DESIGN §5.1 names). The answer schemas are built from the
 checklist definition in services/checklist.py, so the rules live in one place."""
-from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.geo import CRS_CHOICES
 from app.models import ASPECTS, STATUSES
-from app.schemas.common import PageArgs
+from app.models.types import CHINA
+from app.schemas.common import PageArgs, china_day
 from app.schemas.photos import PhotoUrlsSchema
 from app.services.checklist import CHECKLIST
 from app.services.flags import FLAG_CODES
 
-CHINA = ZoneInfo("Asia/Shanghai")
 MAX_PHOTOS_PER_ASPECT = 20
 
 
@@ -92,17 +91,27 @@ class InspectionCreateSchema(InspectionContentSchema):
 
 class InspectionResubmitSchema(InspectionContentSchema):
     version = fields.Integer(required=True, strict=True, metadata={"description": "the version being edited"})
+    client_uuid = fields.UUID(load_only=True, metadata={
+        "description": "optional: a phone may send its stored body again; it is not changed by a resubmit"})
 
 
-class InspectionListArgs(PageArgs):
+class InspectionFilterArgs(Schema):
+    """The filters of the inspection list, shared by the inspection export."""
+
     status = fields.String(validate=validate.OneOf(STATUSES))
     village = fields.String(validate=validate.Regexp(r"^\d{12}$"))
     division = fields.String(validate=validate.Regexp(r"^\d{2,12}$"),
                              metadata={"description": "any division code: inspections in its subtree"})
-    date_from = fields.Date(data_key="from", metadata={"description": "observed on or after (China date)"})
-    date_to = fields.Date(data_key="to", metadata={"description": "observed on or before (China date)"})
+    date_from = china_day(data_key="from", metadata={"description": "observed on or after (China date)"})
+    date_to = china_day(data_key="to", metadata={"description": "observed on or before (China date)"})
     flag = fields.String(validate=validate.OneOf((*FLAG_CODES, "any", "none")),
                          metadata={"description": "a flag code, or any / none"})
+    source = fields.String(validate=validate.OneOf(("app", "import")),
+                           metadata={"description": "app (phones) or import (historical records)"})
+
+
+class InspectionListArgs(InspectionFilterArgs, PageArgs):
+    pass
 
 
 # --- responses ----------------------------------------------------------------------------------

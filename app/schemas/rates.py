@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields, validate
 
-from app.models import LEVELS, METRICS, STATUSES
+from app.models import LEVELS, METRICS
+from app.schemas.inspections import InspectionFilterArgs
 
 PERIOD_FIELD = dict(metadata={"description": "a year (2026), quarter (2026-Q3) or month (2026-09), China time"})
 FORMATS = ("csv", "xlsx", "geojson")
@@ -153,13 +154,8 @@ class TargetsSchema(Schema):
     plan_defaults = fields.Dict(keys=fields.String(), values=fields.Float())
 
 
-class InspectionExportArgs(Schema):
+class InspectionExportArgs(InspectionFilterArgs):
+    """The inspection list's filters, plus the file format and the header language."""
+
     format = fields.String(required=True, validate=validate.OneOf(FORMATS))
     lang = fields.String(load_default="en", validate=validate.OneOf(("en", "zh")))
-    status = fields.String(validate=validate.OneOf(STATUSES))
-    village = fields.String(validate=validate.Regexp(r"^\d{2,12}$"),
-                            metadata={"description": "a village, or any division: its subtree"})
-    from_ = fields.DateTime(data_key="from", metadata={"description": "observed_at from (ISO 8601 with offset)"})
-    to = fields.DateTime(metadata={"description": "observed_at before (ISO 8601 with offset)"})
-    flag = fields.String(validate=validate.Length(max=32), metadata={"description": "only inspections with this flag"})
-    source = fields.String(validate=validate.OneOf(("app", "import")))

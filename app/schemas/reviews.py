@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from app.models import DECISIONS, METRICS
-from app.schemas.common import PageArgs
+from app.schemas.common import PageArgs, china_day
 from app.services.queue import ORDERS
 
 CODE = validate.Regexp(r"^\d{2,12}$", error="A division code: 2 to 12 digits.")
@@ -35,8 +35,8 @@ class QueueArgs(PageArgs):
     village = fields.String(validate=CODE, metadata={"description": "only this village"})
     flag = fields.String(validate=validate.Length(min=1, max=32),
                          metadata={"description": "only inspections carrying this flag code"})
-    date_from = fields.Date(data_key="from", metadata={"description": "observed on or after this day (China time)"})
-    date_to = fields.Date(data_key="to", metadata={"description": "observed on or before this day (China time)"})
+    date_from = china_day(data_key="from", metadata={"description": "observed on or after this day (China time)"})
+    date_to = china_day(data_key="to", metadata={"description": "observed on or before this day (China time)"})
 
 
 class FlagSchema(Schema):

@@ -14,13 +14,13 @@ import random
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Division, Inspection, User
+from app.models.types import CHINA
 from app.services.divisions import import_boundaries, import_divisions
 from app.services.synthetic import synthetic_geometry
 from app.services.users import create_user
@@ -60,7 +60,6 @@ def load_demo_users():
     return created
 
 
-CHINA = ZoneInfo("Asia/Shanghai")
 DEMO_NAMESPACE = uuid.UUID("6f1d0c1e-3b8a-4d8e-9c57-2303a1b2c3d4")
 
 

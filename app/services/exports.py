@@ -12,11 +12,11 @@ import json
 import tempfile
 
 from openpyxl import Workbook
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import func, select
 
 from app import geo
 from app.extensions import db
-from app.models import METRICS, Division, Inspection, InspectionFlag, subtree
+from app.models import METRICS, Division, Inspection, subtree
 from app.services.rates import CHINA
 
 CHUNK_ROWS = 2000
@@ -210,23 +210,10 @@ INSPECTION_COLUMNS = ("id", "client_uuid", "village_code", "village_name", "obse
 
 
 def inspection_export_query(user, args):
-    """The filtered, scoped inspections as one SELECT of plain columns (no ORM objects)."""
+    """The filtered, scoped inspections (the list's filters) as one SELECT of plain columns."""
+    from app.services.inspections import inspection_filters
+
     i = Inspection
-    conditions = [subtree(i.village_code, user.scope_code)]
-    if user.role == "inspector":
-        conditions.append(i.inspector_id == user.id)
-    if args.get("status"):
-        conditions.append(i.status == args["status"])
-    if args.get("village"):
-        conditions.append(subtree(i.village_code, args["village"]))
-    if args.get("from_"):
-        conditions.append(i.observed_at >= args["from_"])
-    if args.get("to"):
-        conditions.append(i.observed_at < args["to"])
-    if args.get("source"):
-        conditions.append(i.source == args["source"])
-    if args.get("flag"):
-        conditions.append(exists().where(InspectionFlag.inspection_id == i.id, InspectionFlag.code == args["flag"]))
     return (
         select(i.id, i.client_uuid, i.village_code, Division.name.label("village_name"), i.observed_at, i.status,
                i.version, i.source, func.ST_Y(i.location_geom).label("lat"), func.ST_X(i.location_geom).label("lon"),
@@ -234,7 +221,7 @@ def inspection_export_query(user, args):
                i.sewage_households_covered, i.tap_households, i.tap_households_with_tap, i.flag_count,
                i.submitted_at, i.decided_at)
         .join(Division, Division.code == i.village_code)
-        .where(and_(*conditions))
+        .where(*inspection_filters(args, user))
         .order_by(i.id)
     )
 

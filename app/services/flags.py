@@ -13,9 +13,17 @@ from sqlalchemy.orm import aliased
 
 from app import geo
 from app.extensions import db
-from app.models import InspectionFlag, InspectionPhoto, Photo
+from app.models import (
+    CODE_LENGTH,
+    Inspection,
+    InspectionFlag,
+    InspectionPhoto,
+    Photo,
+    subtree,
+)
 from app.services.divisions import village_point_distance
 
+NEAR_DUPLICATE_WINDOW = timedelta(days=730)
 FLAG_CODES = ("outside_village", "exif_location_far", "photo_stale", "photo_reused", "low_accuracy", "no_exif")
 
 
@@ -97,13 +105,19 @@ def _photo_reused(inspection, photos, cfg):
     for photo_id, other in same:
         matches.setdefault((photo_id, other), {"photo_id": photo_id, "other_inspection_id": other,
                                                "match": "sha256", "distance": 0})
+    # Near duplicates are searched among the county's inspections of the last two years (an index
+    # range); identical bytes (sha256, above) are found everywhere.
+    county = inspection.village_code[:CODE_LENGTH["county"]]
     other_photo = aliased(Photo)
     for phash in sorted({photo.phash for _, photo in photos if photo.phash}):
         distance = _phash_distance(other_photo.phash, phash)
         rows = db.session.execute(
             select(other_photo.id, InspectionPhoto.inspection_id, distance.label("distance"))
             .join(InspectionPhoto, InspectionPhoto.photo_id == other_photo.id)
+            .join(Inspection, Inspection.id == InspectionPhoto.inspection_id)
             .where(other_photo.phash.is_not(None), InspectionPhoto.inspection_id != inspection.id,
+                   subtree(Inspection.village_code, county),
+                   Inspection.observed_at >= inspection.observed_at - NEAR_DUPLICATE_WINDOW,
                    distance <= cfg["FLAG_PHASH_MAX_DISTANCE"])
             .order_by(distance, InspectionPhoto.inspection_id).limit(20)
         ).all()

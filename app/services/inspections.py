@@ -8,7 +8,6 @@ other catches the IntegrityError and re-reads the winner's row (after the winner
 import hashlib
 import json
 from datetime import datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from shapely.geometry import Point
@@ -17,20 +16,31 @@ from sqlalchemy.exc import IntegrityError
 
 from app import geo
 from app.auth import ROLE_RANK, code_in_scope, in_scope
-from app.errors import DuplicateConflict, InvalidTransition, NotFound, ValidationFailed, VersionConflict
+from app.errors import (
+    DuplicateConflict,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+)
 from app.extensions import db
 from app.models import (
-    Division, Inspection, InspectionFlag, InspectionPhoto, InspectionVersion, Photo, Review, subtree,
+    Division,
+    Inspection,
+    InspectionFlag,
+    InspectionPhoto,
+    InspectionVersion,
+    Photo,
+    Review,
+    subtree,
 )
+from app.models.types import CHINA
 from app.schemas.photos import photo_urls
 from app.services.audit import record_audit
 from app.services.checklist import PHOTO_REQUIRED, derive_metrics, metrics_of
 from app.services.flags import apply_flags
 from app.services.photos import visible_photo_ids
 from app.services.webhooks import queue_inspection_event
-
-CHINA = ZoneInfo("Asia/Shanghai")
-
 
 # --- content and its hash -------------------------------------------------------------------
 
@@ -201,12 +211,32 @@ def _lock_inspection(inspection_id):
     return db.session.scalar(stmt)
 
 
+def _is_latest_version_content(inspection, data):
+    """Whether `data` is what was sent for the inspection's current version."""
+    row = db.session.scalar(select(InspectionVersion).where(
+        InspectionVersion.inspection_id == inspection.id, InspectionVersion.version == inspection.version))
+    if row is None:
+        return False
+    location = row.location_input or {}
+    stored = canonical_content({
+        "village": inspection.village_code, "observed_at": row.observed_at,
+        "location": {"lat": location.get("lat"), "lon": location.get("lon"),
+                     "accuracy_m": location.get("accuracy_m"), "crs": location.get("crs", "wgs84")},
+        "answers": row.answers, "photos": row.photos, "notes": row.notes,
+    })
+    return stored == canonical_content(data)
+
+
 def resubmit_inspection(inspection_id, data, user):
     """Edit and resubmit a returned inspection (owner only): status -> submitted, version + 1,
-    flags recomputed, a new version row. Flushes; the caller commits."""
+    flags recomputed, a new version row. An identical retry of a resubmission that already went
+    through (the phone lost the answer) gets the stored inspection back. Flushes; the caller commits."""
     inspection = _lock_inspection(inspection_id)
     if inspection is None or not _visible(inspection, user):
         raise NotFound(f"Inspection {inspection_id} not found.", message_zh="未找到该巡查记录。")
+    if (inspection.status != "returned" and inspection.version == data["version"] + 1
+            and _is_latest_version_content(inspection, data)):
+        return inspection  # an identical retry of a resubmission that went through
     if inspection.version != data["version"]:
         raise VersionConflict(details={"current_version": inspection.version, "status": inspection.status})
     if inspection.status != "returned":
@@ -252,29 +282,38 @@ def _china_day_start(day):
     return datetime.combine(day, time.min, tzinfo=CHINA).astimezone(timezone.utc)
 
 
-def list_inspections_query(args, user):
-    """select() of the inspections `user` may see, filtered; newest observation first, id breaks ties."""
-    stmt = select(Inspection).where(in_scope(Inspection.village_code, user))
+def inspection_filters(args, user):
+    """SQL conditions for the inspections `user` may see, filtered by the list arguments
+    (InspectionFilterArgs). The list and the export both use them."""
+    conditions = [in_scope(Inspection.village_code, user)]
     if user.role == "inspector":
-        stmt = stmt.where(Inspection.inspector_id == user.id)
+        conditions.append(Inspection.inspector_id == user.id)
     if "status" in args:
-        stmt = stmt.where(Inspection.status == args["status"])
+        conditions.append(Inspection.status == args["status"])
     if "village" in args:
-        stmt = stmt.where(Inspection.village_code == args["village"])
+        conditions.append(Inspection.village_code == args["village"])
     if "division" in args:
-        stmt = stmt.where(subtree(Inspection.village_code, args["division"]))
+        conditions.append(subtree(Inspection.village_code, args["division"]))
     if "date_from" in args:
-        stmt = stmt.where(Inspection.observed_at >= _china_day_start(args["date_from"]))
+        conditions.append(Inspection.observed_at >= _china_day_start(args["date_from"]))
     if "date_to" in args:
-        stmt = stmt.where(Inspection.observed_at < _china_day_start(args["date_to"] + timedelta(days=1)))
+        conditions.append(Inspection.observed_at < _china_day_start(args["date_to"] + timedelta(days=1)))
+    if "source" in args:
+        conditions.append(Inspection.source == args["source"])
     flag = args.get("flag")
     if flag == "any":
-        stmt = stmt.where(Inspection.flag_count > 0)
+        conditions.append(Inspection.flag_count > 0)
     elif flag == "none":
-        stmt = stmt.where(Inspection.flag_count == 0)
+        conditions.append(Inspection.flag_count == 0)
     elif flag:
-        stmt = stmt.where(exists().where(InspectionFlag.inspection_id == Inspection.id, InspectionFlag.code == flag))
-    return stmt.order_by(Inspection.observed_at.desc(), Inspection.id.desc())
+        conditions.append(exists().where(InspectionFlag.inspection_id == Inspection.id, InspectionFlag.code == flag))
+    return conditions
+
+
+def list_inspections_query(args, user):
+    """select() of the inspections `user` may see, filtered; newest observation first, id breaks ties."""
+    return (select(Inspection).where(*inspection_filters(args, user))
+            .order_by(Inspection.observed_at.desc(), Inspection.id.desc()))
 
 
 def latest_review(inspection_id):

@@ -14,7 +14,6 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import imagehash
 from flask import current_app
@@ -27,12 +26,12 @@ from app.auth import in_scope
 from app.errors import NotFound, PhotoTooLarge, UnprocessablePhoto, UnsupportedMediaType
 from app.extensions import db
 from app.models import Inspection, InspectionPhoto, Photo, PhotoUpload
+from app.models.types import CHINA
 from app.storage import get_store, photo_key
 
 register_heif_opener()
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated upload is an error, never half an image
 
-CHINA = ZoneInfo("Asia/Shanghai")
 DISPLAY_PX = 1600
 THUMB_PX = 320
 VARIANT_QUALITY = 82
@@ -390,11 +389,13 @@ def uploaded_by(photo_ids, user):
 
 
 def attached_in_scope(photo_ids, user):
-    """Condition: the photo is on an inspection whose village is in `user`'s scope."""
-    return exists().where(
-        InspectionPhoto.photo_id == photo_ids, Inspection.id == InspectionPhoto.inspection_id,
-        in_scope(Inspection.village_code, user),
-    )
+    """Condition: the photo is on an inspection `user` may see: in scope, and for an inspector
+    one of their own (inspectors do not see each other's inspections, nor their photos)."""
+    conditions = [InspectionPhoto.photo_id == photo_ids, Inspection.id == InspectionPhoto.inspection_id,
+                  in_scope(Inspection.village_code, user)]
+    if user.role == "inspector":
+        conditions.append(Inspection.inspector_id == user.id)
+    return exists().where(*conditions)
 
 
 def visible_photo_ids(photo_ids, user):

@@ -6,18 +6,24 @@ and the villages' previous approved inspections (a window query), all keyed by t
 """
 import math
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import aliased
 
 from app.auth import in_scope
 from app.extensions import db
-from app.models import METRICS, Division, Inspection, InspectionFlag, InspectionPhoto, User, subtree
-from app.models.types import utcnow
+from app.models import (
+    METRICS,
+    Division,
+    Inspection,
+    InspectionFlag,
+    InspectionPhoto,
+    User,
+    subtree,
+)
+from app.models.types import CHINA, utcnow
 
 ORDERS = ("oldest", "flagged", "village", "inspector")
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def thumb_url(photo_id):

@@ -25,7 +25,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import bindparam, select, text
@@ -33,9 +32,8 @@ from sqlalchemy import bindparam, select, text
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import CODE_LENGTH, DEFAULT_TARGETS, LEVELS, METRICS, Division, Target
-from app.models.types import UTCDateTime, utcnow
+from app.models.types import CHINA, UTCDateTime, utcnow
 
-CHINA = ZoneInfo("Asia/Shanghai")
 PERIOD_RE = re.compile(r"^(\d{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?$")
 BOOLEAN_METRICS = ("garbage_stable", "sewage_treated", "village_clean", "tap_water")
 RATE_DIGITS = 4
@@ -87,6 +85,8 @@ def parse_period(key):
     if not match:
         raise ValidationFailed(fields={"period": ["Use a year (2026), a quarter (2026-Q3) or a month (2026-09)."]})
     year, quarter, month = int(match[1]), match[2], match[3]
+    if not 2000 <= year <= 2100:
+        raise ValidationFailed(fields={"period": ["The year must be between 2000 and 2100."]})
     if quarter:
         first = 3 * (int(quarter) - 1) + 1
         return Period(key, year, _month_start(year, first), _month_start(year, first + 3))

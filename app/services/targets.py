@@ -37,10 +37,16 @@ def list_targets(year, user, division_code=None):
             "effective": effective, "stored": rows, "plan_defaults": DEFAULT_TARGETS}
 
 
+def _inherited_target(metric, year, division):
+    """The target that would apply to `division` without an override of its own."""
+    return TargetBook(year).lookup(metric, division.parent_code or "")[0]
+
+
 def set_target(metric, year, value, user, division_code=None):
     """Create or change one target. A year default (no division) needs a user whose scope is the
     whole tree it governs: an admin, or a bureau user at the top of the tree; an override needs the
-    division in the user's scope."""
+    division in the user's scope and, unless set by an admin, may only be stricter than the target
+    that applies above it (DESIGN §4: "a county may set a stricter one")."""
     if metric not in METRICS:
         raise ValidationFailed(fields={"metric": [f"Use one of {', '.join(METRICS)}."]})
     if not 0 <= value <= 1:
@@ -50,6 +56,10 @@ def set_target(metric, year, value, user, division_code=None):
         division = db.session.get(Division, code)
         if division is None or not code_in_scope(code, user):
             raise NotFound(f"Division {code} not found.", message_zh="未找到该行政区划。")
+        inherited = _inherited_target(metric, year, division)
+        if user.role != "admin" and value < inherited:
+            raise ValidationFailed(fields={"value": [
+                f"An override may only be stricter: the target that applies above {code} is {inherited}."]})
     elif user.role != "admin" and db.session.get(Division, user.scope_code).parent_code is not None:
         raise ValidationFailed(fields={"division_code": [
             f"Your scope is {user.scope_code}: set an override for it (division_code) rather than a default."]})
