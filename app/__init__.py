@@ -48,11 +48,13 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from app.api import BLUEPRINTS
+    from app.auth import authenticate_before_parsing
     from app.extensions import api
     from app.web import web
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    app.before_request(authenticate_before_parsing)
     app.register_blueprint(web)
 
 

@@ -125,7 +125,7 @@ def auth_required(min_role="inspector", roles=None):
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            token = authenticate_request()
+            token = g.get("token") or authenticate_request()
             user = token.user
             allowed = user.role in roles if roles else ROLE_RANK[user.role] >= ROLE_RANK[min_role]
             if not allowed:
@@ -133,9 +133,19 @@ def auth_required(min_role="inspector", roles=None):
             g.token, g.user = token, user
             return view(*args, **kwargs)
 
+        wrapper.needs_token = True  # copied outwards by the schema decorators (functools.wraps)
         return wrapper
 
     return decorator
+
+
+def authenticate_before_parsing():
+    """before_request: a view that needs a token answers 401 before its arguments or body are
+    parsed (no 422 details, no 100 MB upload read, for a caller without a valid token)."""
+    view = current_app.view_functions.get(request.endpoint)
+    method = getattr(getattr(view, "view_class", None), request.method.lower(), None)
+    if getattr(method, "needs_token", False):
+        g.token = authenticate_request()
 
 
 def current_user():

@@ -1,4 +1,6 @@
 """The application factory, the one error shape, health and the API description."""
+import io
+
 import pytest
 
 from app import create_app
@@ -136,3 +138,10 @@ def test_a_year_one_observed_at_is_a_validation_error(client, inspector):
             "answers": {}}
     r = client.post("/api/v1/inspections", json=body, headers=inspector.headers)
     assert r.status_code == 422 and r.json["error"]["code"] == "validation_error"
+
+
+def test_without_a_token_the_answer_is_401_before_any_argument_is_checked(client):
+    r = client.get("/api/v1/rates?division=x&period=never&level=nowhere")
+    assert_error_shape(r, 401, "unauthorized")
+    r = client.post("/api/v1/photos", data={"file": (io.BytesIO(b"x" * 1000), "a.jpg")})
+    assert_error_shape(r, 401, "unauthorized")

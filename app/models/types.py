@@ -1,5 +1,5 @@
 """Column types shared by the models."""
-from datetime import datetime, timezone
+from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, String
@@ -14,6 +14,11 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 # Periods, dates without a zone and EXIF times are China time (DESIGN §3, §7); storage is UTC.
 CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def china_day_start(day):
+    """The first instant (UTC) of calendar day `day` in China time."""
+    return datetime.combine(day, time.min, tzinfo=CHINA).astimezone(timezone.utc)
 
 
 def utcnow():

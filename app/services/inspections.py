@@ -7,7 +7,7 @@ other catches the IntegrityError and re-reads the winner's row (after the winner
 """
 import hashlib
 import json
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from shapely.geometry import Point
@@ -34,7 +34,7 @@ from app.models import (
     Review,
     subtree,
 )
-from app.models.types import CHINA
+from app.models.types import china_day_start
 from app.schemas.photos import photo_urls
 from app.services.audit import record_audit
 from app.services.checklist import PHOTO_REQUIRED, derive_metrics, metrics_of
@@ -278,9 +278,6 @@ def get_visible_inspection(inspection_id, user):
     return inspection
 
 
-def _china_day_start(day):
-    return datetime.combine(day, time.min, tzinfo=CHINA).astimezone(timezone.utc)
-
 
 def inspection_filters(args, user):
     """SQL conditions for the inspections `user` may see, filtered by the list arguments
@@ -295,9 +292,9 @@ def inspection_filters(args, user):
     if "division" in args:
         conditions.append(subtree(Inspection.village_code, args["division"]))
     if "date_from" in args:
-        conditions.append(Inspection.observed_at >= _china_day_start(args["date_from"]))
+        conditions.append(Inspection.observed_at >= china_day_start(args["date_from"]))
     if "date_to" in args:
-        conditions.append(Inspection.observed_at < _china_day_start(args["date_to"] + timedelta(days=1)))
+        conditions.append(Inspection.observed_at < china_day_start(args["date_to"] + timedelta(days=1)))
     if "source" in args:
         conditions.append(Inspection.source == args["source"])
     flag = args.get("flag")

@@ -5,7 +5,7 @@ page rows (village, township and inspector joined), then one each for the page's
 and the villages' previous approved inspections (a window query), all keyed by the page's ids.
 """
 import math
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import aliased
@@ -21,7 +21,7 @@ from app.models import (
     User,
     subtree,
 )
-from app.models.types import CHINA, utcnow
+from app.models.types import china_day_start, utcnow
 
 ORDERS = ("oldest", "flagged", "village", "inspector")
 
@@ -29,9 +29,6 @@ ORDERS = ("oldest", "flagged", "village", "inspector")
 def thumb_url(photo_id):
     return f"/api/v1/photos/{photo_id}/thumb"
 
-
-def china_day_start(day):
-    return datetime.combine(day, time.min, tzinfo=CHINA)
 
 
 def queue_conditions(user, township=None, village=None, flag=None, date_from=None, date_to=None):

@@ -18,11 +18,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth import get_or_404, in_scope
-from app.errors import InvalidTransition, NotFound, ValidationFailed, VersionConflict
+from app.errors import InvalidTransition, ValidationFailed, VersionConflict
 from app.extensions import db
 from app.models import AuditEntry, Inspection, InspectionVersion, Review
 from app.models.types import utcnow
 from app.services.audit import record_audit
+from app.services.inspections import get_visible_inspection
 from app.services.webhooks import queue_inspection_event
 
 DECISION_STATUS = {"approve": "approved", "reject": "rejected", "return": "returned"}
@@ -34,10 +35,7 @@ MAX_BULK = 500
 
 def visible_inspection_or_404(inspection_id, user):
     """The inspection if `user` may see it: in scope, and for an inspector only their own."""
-    inspection = get_or_404(Inspection, inspection_id, code_of=lambda i: i.village_code, user=user)
-    if user.role == "inspector" and inspection.inspector_id != user.id:
-        raise NotFound(f"Inspection {inspection_id} not found.", message_zh="未找到该记录。")
-    return inspection
+    return get_visible_inspection(inspection_id, user)
 
 
 def _required_comment(decision, comment):
