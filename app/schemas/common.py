@@ -45,3 +45,9 @@ class GeoJSONField(fields.Dict):
 def china_day(**kwargs):
     """A calendar day in China time, within the years the service can reason about."""
     return fields.Date(validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31)), **kwargs)
+
+
+class UserRefSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String(allow_none=True)

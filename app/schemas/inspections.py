@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.geo import CRS_CHOICES
 from app.models import ASPECTS, STATUSES
 from app.models.types import CHINA
-from app.schemas.common import PageArgs, china_day
+from app.schemas.common import PageArgs, UserRefSchema, china_day
 from app.schemas.photos import PhotoUrlsSchema
 from app.services.checklist import CHECKLIST
 from app.services.flags import FLAG_CODES
@@ -122,11 +122,6 @@ class VillageRefSchema(Schema):
     township_code = fields.String(allow_none=True)
 
 
-class PersonRefSchema(Schema):
-    id = fields.Integer()
-    username = fields.String()
-
-
 class LocationOutSchema(Schema):
     lat = fields.Float(metadata={"description": "WGS-84"})
     lon = fields.Float(metadata={"description": "WGS-84"})
@@ -147,7 +142,7 @@ class ReviewRefSchema(Schema):
     decision = fields.String()
     comment = fields.String(allow_none=True)
     version = fields.Integer()
-    reviewer = fields.Nested(PersonRefSchema, allow_none=True)
+    reviewer = fields.Nested(UserRefSchema, allow_none=True)
     created_at = fields.DateTime()
 
 
@@ -157,7 +152,7 @@ class InspectionSummarySchema(Schema):
     status = fields.String()
     version = fields.Integer()
     village = fields.Nested(VillageRefSchema)
-    inspector = fields.Nested(PersonRefSchema, allow_none=True)
+    inspector = fields.Nested(UserRefSchema, allow_none=True)
     observed_at = fields.DateTime()
     submitted_at = fields.DateTime()
     location = fields.Nested(LocationOutSchema, allow_none=True)

@@ -2,16 +2,11 @@
 from marshmallow import Schema, fields, validate
 
 from app.models import DECISIONS, METRICS
-from app.schemas.common import PageArgs, china_day
+from app.schemas.common import PageArgs, UserRefSchema, china_day
+from app.schemas.inspections import ReviewRefSchema
 from app.services.queue import ORDERS
 
 CODE = validate.Regexp(r"^\d{2,12}$", error="A division code: 2 to 12 digits.")
-
-
-class UserRefSchema(Schema):
-    id = fields.Integer()
-    username = fields.String()
-    display_name = fields.String(allow_none=True)
 
 
 class CodeNameSchema(Schema):
@@ -103,13 +98,8 @@ class ReviewArgs(Schema):
                              metadata={"description": "the version you reviewed (from the queue item)"})
 
 
-class ReviewSchema(Schema):
+class ReviewSchema(ReviewRefSchema):
     id = fields.Integer()
-    decision = fields.String()
-    comment = fields.String(allow_none=True)
-    version = fields.Integer()
-    reviewer = fields.Nested(UserRefSchema, allow_none=True)
-    created_at = fields.DateTime()
 
 
 class InspectionStateSchema(Schema):
