@@ -293,8 +293,9 @@ def perceptual_hash(image):
     return str(imagehash.phash(image))
 
 
-def process_photo(data):
-    """Check and decode one upload; returns a ProcessedPhoto (nothing stored yet)."""
+def process_photo(data, sha256=None):
+    """Check and decode one upload; returns a ProcessedPhoto (nothing stored yet). `sha256` when
+    the caller has hashed the bytes already."""
     check_size(len(data))
     content_type = sniff_content_type(data)
     try:
@@ -317,7 +318,7 @@ def process_photo(data):
         reason = "truncated" if "truncated" in str(exc) else "corrupt image data"
         raise unprocessable(reason) from None
     return ProcessedPhoto(
-        sha256=hashlib.sha256(data).hexdigest(), content_type=content_type, size_bytes=len(data),
+        sha256=sha256 or hashlib.sha256(data).hexdigest(), content_type=content_type, size_bytes=len(data),
         width=width, height=height, exif=exif, has_exif=has_exif, phash=perceptual_hash(thumb),
         variants={"display": _encode(display), "thumb": _encode(thumb)},
     )
@@ -354,7 +355,7 @@ def store_photo(data, user):
         _record_upload(photo.id, user)
         db.session.flush()
         return photo, False
-    processed = process_photo(data)
+    processed = process_photo(data, sha256)
     _write_files(processed, data)  # files first: a row never points at a missing file
     if photo is not None:  # the row survived but files were lost: they are back now
         _record_upload(photo.id, user)
