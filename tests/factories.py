@@ -72,6 +72,10 @@ def create_inspection(app, village="230382100200", inspector_id=None, status="su
             inspection.submitted_at = submitted_at
         photo_ids = _attach_flags_and_photos(inspection, flags or (), photos or ())
         db.session.add(inspection)
+        if status == "approved":  # keep the maintained latest-answer table in step, as the services do
+            from app.services.village_status import refresh_village_latest
+
+            refresh_village_latest([village])
         db.session.commit()
         return SimpleNamespace(id=inspection.id, client_uuid=str(inspection.client_uuid), village_code=village,
                                status=status, version=version, observed_at=observed_at, photo_ids=photo_ids)

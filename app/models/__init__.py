@@ -13,10 +13,11 @@ from app.models.photo import Photo, PhotoUpload
 from app.models.review import DECISIONS, AuditEntry, Comment, Review, WebhookDelivery
 from app.models.target import DEFAULT_TARGETS, Target
 from app.models.user import ROLES, ApiToken, LoginThrottle, User
+from app.models.village_status import VillageLatest
 
 __all__ = [
     "ASPECTS", "CODE_LENGTH", "DECISIONS", "DEFAULT_TARGETS", "LEVELS", "METRICS", "ROLES", "STATUSES",
     "VILLAGE_KINDS", "ApiToken", "AuditEntry", "Comment", "Division", "Inspection", "InspectionFlag",
     "InspectionPhoto", "InspectionVersion", "LoginThrottle", "Photo", "PhotoUpload", "Review", "Target",
-    "User", "WebhookDelivery", "subtree",
+    "User", "VillageLatest", "WebhookDelivery", "subtree",
 ]

@@ -39,6 +39,9 @@ class Inspection(db.Model):
               sqlite_where=text("status = 'approved'"), postgresql_where=text("status = 'approved'"),
               postgresql_include=["garbage_stable", "sewage_treated", "village_clean", "tap_water",
                                   "tap_households", "tap_households_with_tap"]),
+        # rates: "was anything approved observed after the period?" (the maintained table's test)
+        Index("ix_inspections_approved_observed", "observed_at",
+              sqlite_where=text("status = 'approved'"), postgresql_where=text("status = 'approved'")),
         # review queue and lists
         Index("ix_inspections_status_submitted", "status", "submitted_at"),
         Index("ix_inspections_inspector_created", "inspector_id", "created_at"),

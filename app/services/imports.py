@@ -23,6 +23,7 @@ from app.models.types import utcnow
 from app.services.audit import record_audit
 from app.services.checklist import is_met
 from app.services.divisions import ImportFailed
+from app.services.village_status import refresh_village_latest
 
 COLUMNS = ("client_uuid", "village_code", "observed_at", "lon", "lat", "garbage_stable", "sewage_treated",
            "village_clean", "households", "households_with_tap", "status")
@@ -179,6 +180,9 @@ def import_inspections(source, *, actor=None, progress=None, file_name=None):
         if progress:
             progress(len(batch))
     result.created = len(rows)
+    approved_villages = {r["village_code"] for r in rows if r["status"] == "approved"}
+    if approved_villages:
+        refresh_village_latest(approved_villages)
     record_audit("inspections.imported", "inspection_import", uuid.uuid4().hex, actor=actor,
                  details={"file": file_name, **result.as_dict(),
                           "skipped_client_uuids": [u for _, u in result.skipped][:1000]})

@@ -31,7 +31,15 @@ from sqlalchemy import bindparam, select, text
 
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import CODE_LENGTH, DEFAULT_TARGETS, LEVELS, METRICS, Division, Target
+from app.models import (
+    CODE_LENGTH,
+    DEFAULT_TARGETS,
+    LEVELS,
+    METRICS,
+    Division,
+    Inspection,
+    Target,
+)
 from app.models.types import CHINA, UTCDateTime, utcnow
 
 PERIOD_RE = re.compile(r"^(\d{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?$")
@@ -184,7 +192,7 @@ def _ratio(part, whole):
 
 _LATEST = """
 WITH ranked AS (
-  SELECT i.village_code, i.id, i.garbage_stable, i.sewage_treated, i.village_clean, i.tap_water,
+  SELECT i.village_code, i.id, i.observed_at, i.garbage_stable, i.sewage_treated, i.village_clean, i.tap_water,
          i.tap_households, i.tap_households_with_tap,
          COUNT(i.garbage_stable) OVER w AS n_garbage_stable,
          COUNT(i.sewage_treated) OVER w AS n_sewage_treated,
@@ -211,6 +219,7 @@ def _latest_columns():
         first = f"n_{m} = 1 AND {m} IS NOT NULL"
         cols.append(f"    MAX(CASE WHEN {first} THEN CASE WHEN {m} THEN 1 ELSE 0 END END) AS {m}")
         cols.append(f"    MAX(CASE WHEN {first} THEN id END) AS {m}_id")
+        cols.append(f"    MAX(CASE WHEN {first} THEN observed_at END) AS {m}_at")
     first = "n_tap_water = 1 AND tap_water IS NOT NULL"
     cols.append(f"    MAX(CASE WHEN {first} THEN tap_households END) AS tap_households")
     cols.append(f"    MAX(CASE WHEN {first} THEN tap_households_with_tap END) AS tap_households_with_tap")
@@ -260,6 +269,16 @@ def _grouped_columns():
 
 ROLLUP_SQL = ROLLUP_SQL.replace("{grouped_columns}", _grouped_columns())
 
+# The same roll-up read from the maintained table of each village's latest approved answers
+# (services/village_status.py): exact when nothing approved in the subtree was observed at or after
+# the period's end, since each village's latest answer is then its latest before the end.
+FAST_LATEST_CTE = "\nWITH latest AS (\n  SELECT village_code,\n" + ",\n".join(
+    [f"    CASE WHEN {m}_at >= :window_start THEN CASE WHEN {m} THEN 1 ELSE 0 END END AS {m}" for m in BOOLEAN_METRICS]
+    + [f"    CASE WHEN tap_water_at >= :window_start THEN {c} END AS {c}"
+       for c in ("tap_households", "tap_households_with_tap")]
+) + "\n  FROM village_latest WHERE village_code >= :lo AND village_code < :hi\n)"
+FAST_ROLLUP_SQL = FAST_LATEST_CTE + ROLLUP_SQL[len(LATEST_CTE):]
+
 
 def subtree_bounds(code):
     return code, code[:-1] + chr(ord(code[-1]) + 1)
@@ -274,14 +293,28 @@ def _params(query, sql):
 
 
 def _statement(sql):
-    stmt = text(sql).bindparams(bindparam("window_start", type_=UTCDateTime()),
-                                bindparam("window_end", type_=UTCDateTime()))
-    return stmt.bindparams(bindparam("kinds", expanding=True)) if ":kinds" in sql else stmt
+    binds = [bindparam(name, type_=UTCDateTime()) for name in ("window_start", "window_end") if f":{name}" in sql]
+    if ":kinds" in sql:
+        binds.append(bindparam("kinds", expanding=True))
+    return text(sql).bindparams(*binds)
 
 
-def rollup_rows(query):
-    """Raw grouped counts for each division at the query's level (one statement)."""
-    return db.session.execute(_statement(ROLLUP_SQL), _params(query, ROLLUP_SQL)).mappings().all()
+def nothing_approved_after(query):
+    """Whether no approved inspection in the subtree was observed at or after the period's end."""
+    lo, hi = subtree_bounds(query.division.code)
+    later = select(Inspection.id).where(
+        Inspection.status == "approved", Inspection.observed_at >= query.period.end,
+        Inspection.village_code >= lo, Inspection.village_code < hi).limit(1)
+    return db.session.scalar(later) is None
+
+
+def rollup_rows(query, maintained=None):
+    """Raw grouped counts for each division at the query's level (one statement): from the
+    maintained latest-answer table when that is exact for the period, else from the inspections."""
+    if maintained is None:
+        maintained = nothing_approved_after(query)
+    sql = FAST_ROLLUP_SQL if maintained else ROLLUP_SQL
+    return db.session.execute(_statement(sql), _params(query, sql)).mappings().all()
 
 
 def village_rows(query):

@@ -24,6 +24,7 @@ from app.models import AuditEntry, Inspection, InspectionVersion, Review
 from app.models.types import utcnow
 from app.services.audit import record_audit
 from app.services.inspections import get_visible_inspection
+from app.services.village_status import refresh_village_latest
 from app.services.webhooks import queue_inspection_event
 
 DECISION_STATUS = {"approve": "approved", "reject": "rejected", "return": "returned"}
@@ -113,6 +114,8 @@ def review_inspection(inspection_id, decision, comment, version, reviewer):
     record_audit(f"inspection.{to_status}", "inspection", inspection.id, actor=reviewer,
                  division_code=inspection.village_code, from_status="submitted", to_status=to_status,
                  version=version, comment=comment, details={"review_id": review.id})
+    if to_status == "approved":
+        refresh_village_latest([inspection.village_code])
     queue_inspection_event(DECISION_EVENT[decision], inspection)
     return inspection, review
 
@@ -143,6 +146,8 @@ def reopen_inspection(inspection_id, reason, user, version=None):
                  version=inspection.version, comment=reason,
                  details={"previous_decided_by": decided_by_id,
                           "previous_decided_at": decided_at.isoformat() if decided_at else None})
+    if from_status == "approved":
+        refresh_village_latest([inspection.village_code])
     queue_inspection_event("inspection.reopened", inspection)
     return inspection
 
@@ -181,6 +186,8 @@ def bulk_review(ids, decision, comment, reviewer):
                      from_status="submitted", to_status=to_status, version=row.version, comment=comment,
                      details={"review_id": review.id, "bulk": True})
         queue_inspection_event(DECISION_EVENT[decision], SimpleNamespace(**row._asdict(), status=to_status))
+    if to_status == "approved" and decided:
+        refresh_village_latest({row.village_code for row in decided})
     others = {}
     rest = [i for i in ids if i not in by_id]
     if rest:
