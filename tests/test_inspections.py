@@ -464,3 +464,12 @@ def test_a_reviewer_sees_photos_of_inspections_in_scope(client, inspector, revie
     photos = on_site_photos(client, inspector)
     assert submit(client, inspector, submission(client.application, photos)).status_code == 201
     assert client.get(f"/api/v1/photos/{photos['garbage'][0]}/thumb", headers=reviewer.headers).status_code == 200
+
+
+def test_the_list_shows_a_returned_inspection_with_the_reviewers_comment(client, inspector, reviewer, on_site):
+    inspection_id = submit(client, inspector, on_site).get_json()["id"]
+    r = client.post(f"/api/v1/inspections/{inspection_id}/review", headers=reviewer.headers,
+                    json={"decision": "return", "comment": "retake the pond photo", "version": 1})
+    assert r.status_code == 200
+    items = client.get("/api/v1/inspections?status=returned", headers=inspector.headers).get_json()["items"]
+    assert [(i["id"], i["latest_review"]["comment"]) for i in items] == [(inspection_id, "retake the pond photo")]

@@ -9,7 +9,7 @@ from app.auth import BEARER_DOC, auth_required
 from app.errors import BadRequest, ValidationFailed, flatten_messages
 from app.extensions import db
 from app.models import ASPECTS
-from app.schemas.common import page_of
+from app.schemas.common import page_of, paginated
 from app.schemas.inspections import (
     ChecklistSchema,
     InspectionCreateSchema,
@@ -23,6 +23,7 @@ from app.services.inspections import (
     create_inspection,
     describe_inspection,
     get_visible_inspection,
+    latest_reviews,
     list_inspections_query,
     resubmit_inspection,
 )
@@ -105,10 +106,11 @@ class Inspections(MethodView):
     def get(self, args):
         """Inspections you may see (inspectors: their own; others: all in scope), newest observation
         first. Filters: status, village, division (subtree), from/to (China dates), flag."""
-        page = db.paginate(list_inspections_query(args, g.user), page=args["page"], per_page=args["per_page"],
-                           error_out=False)
-        return {"items": [describe_inspection(i, detail=False) for i in page.items], "page": page.page,
-                "per_page": page.per_page, "total": page.total, "pages": page.pages}
+        page = paginated(db.paginate(list_inspections_query(args, g.user), page=args["page"],
+                                     per_page=args["per_page"], error_out=False))
+        reviews = latest_reviews([i.id for i in page["items"]])
+        page["items"] = [describe_inspection(i, detail=False, review=reviews.get(i.id)) for i in page["items"]]
+        return page
 
 
 @blp.route("/inspections/<int(max=9223372036854775807):inspection_id>")

@@ -160,6 +160,8 @@ class InspectionSummarySchema(Schema):
                           metadata={"description": "garbage_stable, sewage_treated, village_clean, tap_water (null: not answered)"})
     flags = fields.List(fields.Nested(InspectionFlagSchema))
     flag_count = fields.Integer()
+    latest_review = fields.Nested(ReviewRefSchema, allow_none=True,
+                                  metadata={"description": "the last decision, e.g. why it was returned"})
 
 
 class InspectionSchema(InspectionSummarySchema):
@@ -172,7 +174,6 @@ class InspectionSchema(InspectionSummarySchema):
     source = fields.String()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
-    latest_review = fields.Nested(ReviewRefSchema, allow_none=True)
 
 
 class ChecklistSchema(Schema):

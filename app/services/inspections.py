@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from shapely.geometry import Point
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import geo
@@ -313,20 +313,28 @@ def list_inspections_query(args, user):
             .order_by(Inspection.observed_at.desc(), Inspection.id.desc()))
 
 
-def latest_review(inspection_id):
-    return db.session.scalar(
-        select(Review).where(Review.inspection_id == inspection_id)
-        .order_by(Review.created_at.desc(), Review.id.desc()).limit(1)
-    )
+def latest_reviews(inspection_ids):
+    """{inspection id: its latest Review} for many inspections in one query."""
+    if not inspection_ids:
+        return {}
+    newest = (select(Review.inspection_id, func.max(Review.id).label("id"))
+              .where(Review.inspection_id.in_(list(inspection_ids))).group_by(Review.inspection_id).subquery())
+    rows = db.session.scalars(select(Review).join(newest, Review.id == newest.c.id)).all()
+    return {r.inspection_id: r for r in rows}
 
 
-def describe_inspection(inspection, detail=True):
-    """The inspection as the API answers it (DESIGN §5.1 names)."""
+def _review_ref(review):
+    return None if review is None else {"decision": review.decision, "comment": review.comment,
+                                        "version": review.version, "reviewer": review.reviewer,
+                                        "created_at": review.created_at}
+
+
+def describe_inspection(inspection, detail=True, review=...):
+    """The inspection as the API answers it (DESIGN §5.1 names). `review`: its latest review when
+    the caller loaded it already (lists load a page's reviews in one query)."""
+    if review is ...:
+        review = latest_reviews([inspection.id]).get(inspection.id)
     point = inspection.location
-    photos, urls = {}, {}
-    for link in inspection.photo_links:
-        photos.setdefault(link.aspect, []).append(link.photo_id)
-        urls.setdefault(link.aspect, []).append({"id": link.photo_id, **photo_urls(link.photo_id)})
     village = inspection.village
     body = {
         "id": inspection.id, "client_uuid": str(inspection.client_uuid), "status": inspection.status,
@@ -340,14 +348,13 @@ def describe_inspection(inspection, detail=True):
         "metrics": metrics_of(inspection),
         "flags": [{"code": f.code, "facts": f.facts} for f in inspection.flags],
         "flag_count": inspection.flag_count,
+        "latest_review": _review_ref(review),
     }
     if detail:
-        review = latest_review(inspection.id)
-        body.update(
-            answers=inspection.answers, photos=photos, photo_urls=urls, notes=inspection.notes,
-            source=inspection.source, created_at=inspection.created_at, updated_at=inspection.updated_at,
-            latest_review=None if review is None else {
-                "decision": review.decision, "comment": review.comment, "version": review.version,
-                "reviewer": review.reviewer, "created_at": review.created_at},
-        )
+        photos, urls = {}, {}
+        for link in inspection.photo_links:
+            photos.setdefault(link.aspect, []).append(link.photo_id)
+            urls.setdefault(link.aspect, []).append({"id": link.photo_id, **photo_urls(link.photo_id)})
+        body.update(answers=inspection.answers, photos=photos, photo_urls=urls, notes=inspection.notes,
+                    source=inspection.source, created_at=inspection.created_at, updated_at=inspection.updated_at)
     return body

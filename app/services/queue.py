@@ -22,12 +22,9 @@ from app.models import (
     subtree,
 )
 from app.models.types import china_day_start, utcnow
+from app.schemas.photos import photo_urls
 
 ORDERS = ("oldest", "flagged", "village", "inspector")
-
-
-def thumb_url(photo_id):
-    return f"/api/v1/photos/{photo_id}/thumb"
 
 
 
@@ -102,7 +99,7 @@ def _photos_by_inspection(ids):
     out = {}
     for row in rows:
         out.setdefault(row.inspection_id, []).append(
-            {"id": row.photo_id, "aspect": row.aspect, "thumb_url": thumb_url(row.photo_id)})
+            {"id": row.photo_id, "aspect": row.aspect, "thumb_url": photo_urls(row.photo_id)["thumb"]})
     return out
 
 
