@@ -145,3 +145,12 @@ def test_without_a_token_the_answer_is_401_before_any_argument_is_checked(client
     assert_error_shape(r, 401, "unauthorized")
     r = client.post("/api/v1/photos", data={"file": (io.BytesIO(b"x" * 1000), "a.jpg")})
     assert_error_shape(r, 401, "unauthorized")
+
+
+def test_every_api_route_is_in_the_openapi_document(client):
+    import re
+
+    spec_paths = set(client.get("/api/v1/openapi.json").json["paths"])
+    routes = {re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule) for rule in client.application.url_map.iter_rules()
+              if rule.rule.startswith("/api/v1/") and rule.endpoint not in ("api-docs.openapi_json", "web.api_docs")}
+    assert routes - spec_paths == set()
