@@ -6,7 +6,7 @@ import { badge, clear, h, spinner } from "../ui.js";
 const STATUS_CLASS = { submitted: "info", approved: "ok", rejected: "bad", returned: "warn" };
 
 export function reviewComment(item) {
-  return item.latest_review?.comment ?? item.review?.comment ?? null;
+  return item.latest_review?.comment ?? null;
 }
 
 function villageName(item) {
@@ -22,8 +22,8 @@ export async function renderMine(main) {
       api.get("/inspections", { status: "returned", per_page: 50 }),
       api.get("/inspections", { per_page: 50 }),
     ]);
-    // the list answers summaries; the reviewer's comment is on each returned inspection's detail
-    const returnedItems = await Promise.all((returned.items || []).map((i) => api.get(`/inspections/${i.id}`)));
+    // list items carry their latest review: the comment needs no request per inspection
+    const returnedItems = returned.items || [];
     const others = (recent.items || []).filter((i) => i.status !== "returned");
     clear(body,
       returnedItems.length ? h("section", { "aria-labelledby": "returned-h" },
