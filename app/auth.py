@@ -1,25 +1,26 @@
-"""Bearer tokens, roles and division scope.
+"""Who is calling: passwords, bearer tokens, login throttling and the role check of each view.
 
 Tokens are random, shown once at login, stored as an HMAC-SHA256 keyed by SECRET_KEY.
 Passwords use Werkzeug's scrypt KDF. Roles are ranked (inspector < reviewer < bureau < admin);
-a user's scope is a division subtree and every object outside it answers 404.
+what a user may see within their scope is the access policy's (app/access.py).
 """
 import functools
 import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta, timezone
+from copy import deepcopy
 from functools import wraps
 
 from flask import current_app, g, request
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.errors import Forbidden, NotFound, RateLimited, Unauthorized
+from app.access import at_least
+from app.errors import Forbidden, RateLimited, Unauthorized
 from app.extensions import db
-from app.models import ApiToken, Division, LoginThrottle, User, subtree
+from app.models import ApiToken, LoginThrottle, User
 
-ROLE_RANK = {"inspector": 1, "reviewer": 2, "bureau": 3, "admin": 4}
 BEARER_DOC = [{"bearerAuth": []}]
 
 
@@ -120,20 +121,23 @@ def authenticate_request():
 
 
 def auth_required(min_role="inspector", roles=None):
-    """View decorator: a valid bearer token, and a role at least `min_role` (or one of `roles`)."""
+    """View decorator: a valid bearer token, and a role at least `min_role` (or one of `roles`).
+    It also documents the view's bearer security in the OpenAPI document."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             token = g.get("token") or authenticate_request()
             user = token.user
-            allowed = user.role in roles if roles else ROLE_RANK[user.role] >= ROLE_RANK[min_role]
+            allowed = user.role in roles if roles else at_least(user, min_role)
             if not allowed:
                 raise Forbidden(f"The {user.role} role may not do this.")
             g.token, g.user = token, user
             return view(*args, **kwargs)
 
         wrapper.needs_token = True  # copied outwards by the schema decorators (functools.wraps)
+        wrapper._apidoc = deepcopy(getattr(view, "_apidoc", {}))  # flask-smorest's documentation slot
+        wrapper._apidoc.setdefault("manual_doc", {})["security"] = BEARER_DOC
         return wrapper
 
     return decorator
@@ -150,28 +154,3 @@ def authenticate_before_parsing():
 
 def current_user():
     return g.user
-
-
-# --- scope ----------------------------------------------------------------------------------
-
-def in_scope(column, user=None):
-    """SQL condition: `column` (a division code) lies in the user's scope."""
-    user = user or g.user
-    return subtree(column, user.scope_code)
-
-
-def code_in_scope(code, user=None):
-    user = user or g.user
-    return code is not None and code.startswith(user.scope_code)
-
-
-def get_or_404(model, key, code_of=None, user=None):
-    """Load `model` by primary key; 404 if missing or (with `code_of`) outside the user's scope."""
-    obj = db.session.get(model, key)
-    if obj is None or (code_of is not None and not code_in_scope(code_of(obj), user)):
-        raise NotFound(f"{model.__name__} {key} not found.", message_zh="未找到该记录。")
-    return obj
-
-
-def division_in_scope_or_404(code, user=None):
-    return get_or_404(Division, code, code_of=lambda d: d.code, user=user)

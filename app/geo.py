@@ -10,6 +10,9 @@ import math
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
+from sqlalchemy import func, literal_column, text
+
+from app.extensions import db
 
 SRID = 4326
 CRS_CHOICES = ("wgs84", "gcj02", "bd09")
@@ -26,6 +29,24 @@ def to_db(geometry):
 def from_db(value):
     """Value of a Geometry column -> Shapely geometry (or None)."""
     return None if value is None else to_shape(value)
+
+
+def db_point(lat, lon):
+    """SQL expression: the WGS-84 point (lat, lon), for spatial predicates in queries."""
+    return func.ST_GeomFromText(Point(lon, lat).wkt, SRID)
+
+
+def bbox_intersects(column, minx, miny, maxx, maxy):
+    """SQL condition, backed by the spatial index on either engine: the geometry in `column` (a
+    mapped Geometry column with spatial_index=True) intersects the box (degrees, WGS-84)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        table, name = column.class_.__tablename__, column.property.columns[0].name
+        return literal_column(f"{table}.rowid").in_(
+            text(f"SELECT pkid FROM idx_{table}_{name} "
+                 "WHERE xmin <= :maxx AND xmax >= :minx AND ymin <= :maxy AND ymax >= :miny")
+            .bindparams(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
+        )
+    return column.op("&&")(func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID))
 
 
 def as_multipolygon(geometry):

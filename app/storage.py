@@ -19,12 +19,12 @@ from pathlib import Path
 
 from flask import current_app
 
-VARIANTS = ("thumb", "display", "original")
+from app.domain import PHOTO_VARIANTS
 
 
 def photo_key(sha256, variant="original"):
     """The store key of one variant of the photo with this sha256."""
-    if variant not in VARIANTS:
+    if variant not in PHOTO_VARIANTS:
         raise ValueError(f"unknown variant {variant!r}")
     suffix = "" if variant == "original" else ".jpg"
     return f"{variant}/{sha256[:2]}/{sha256}{suffix}"
@@ -96,10 +96,11 @@ class LocalPhotoStore(PhotoStore):
             pass
 
 
+def make_store(config):
+    """The photo store the configuration names (local disk under PHOTO_ROOT)."""
+    return LocalPhotoStore(config["PHOTO_ROOT"], fsync=config.get("PHOTO_FSYNC", True))
+
+
 def get_store():
-    """The store of the current app (local disk under PHOTO_ROOT)."""
-    store = current_app.extensions.get("photo_store")
-    if store is None or str(store.root) != str(current_app.config["PHOTO_ROOT"]):
-        store = LocalPhotoStore(current_app.config["PHOTO_ROOT"], fsync=current_app.config.get("PHOTO_FSYNC", True))
-        current_app.extensions["photo_store"] = store
-    return store
+    """The current app's photo store (made by `create_app`)."""
+    return current_app.extensions["photo_store"]

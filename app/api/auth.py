@@ -2,7 +2,7 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import BEARER_DOC, auth_required, login, revoke_token
+from app.auth import auth_required, login, revoke_token
 from app.extensions import db
 from app.schemas.auth import LoginSchema, MeSchema, TokenSchema
 
@@ -22,7 +22,6 @@ class TokenResource(MethodView):
         db.session.commit()
         return {"token": token, "expires_at": row.expires_at}
 
-    @blp.doc(security=BEARER_DOC)
     @blp.response(204)
     @auth_required()
     def delete(self):
@@ -33,7 +32,6 @@ class TokenResource(MethodView):
 
 @blp.route("/me")
 class MeResource(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.response(200, MeSchema)
     @auth_required()
     def get(self):

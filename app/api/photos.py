@@ -2,17 +2,11 @@ from flask import g, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import BEARER_DOC, ROLE_RANK, auth_required
-from app.errors import Forbidden
+from app.access import get_visible_photo
+from app.auth import auth_required
 from app.extensions import db
 from app.schemas.photos import PhotoSchema, PhotoUploadArgs
-from app.services.photos import (
-    get_visible_photo,
-    open_variant,
-    read_upload,
-    store_photo,
-    variant_etag,
-)
+from app.services.photos import open_photo_variant, read_upload, store_photo, variant_etag
 
 blp = Blueprint("photos", __name__, url_prefix="/api/v1/photos",
                 description="Photo upload (content-addressed) and the scope-checked variants.")
@@ -22,7 +16,7 @@ VARIANT_MAX_AGE = 7 * 24 * 3600  # content-addressed: a variant never changes un
 
 @blp.route("")
 class PhotoUpload(MethodView):
-    @blp.doc(security=BEARER_DOC, responses={"200": {"description": "these bytes were stored before: the same photo"}})
+    @blp.doc(responses={"200": {"description": "these bytes were stored before: the same photo"}})
     @blp.arguments(PhotoUploadArgs, location="files")
     @blp.response(201, PhotoSchema)
     @auth_required()
@@ -40,7 +34,6 @@ class PhotoUpload(MethodView):
 
 @blp.route("/<string:photo_id>")
 class PhotoDetail(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.response(200, PhotoSchema)
     @auth_required()
     def get(self, photo_id):
@@ -50,7 +43,7 @@ class PhotoDetail(MethodView):
 
 @blp.route("/<string:photo_id>/<any(thumb, display, original):variant>")
 class PhotoVariant(MethodView):
-    @blp.doc(security=BEARER_DOC, responses={
+    @blp.doc(responses={
         "200": {"description": "the image bytes", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
         "304": {"description": "not modified (If-None-Match matched the ETag)"},
     })
@@ -59,10 +52,7 @@ class PhotoVariant(MethodView):
         """The image: `thumb` (~320 px) or `display` (~1600 px) JPEG with orientation applied and
         metadata stripped, or the `original` bytes (reviewers and above). ETag + Cache-Control;
         If-None-Match answers 304."""
-        photo = get_visible_photo(photo_id, g.user)
-        if variant == "original" and ROLE_RANK[g.user.role] < ROLE_RANK["reviewer"]:
-            raise Forbidden("Original photos are for reviewers and above.", message_zh="原图仅供审核员及以上查看。")
-        stream, content_type = open_variant(photo, variant)
+        photo, stream, content_type = open_photo_variant(photo_id, variant, g.user)
         response = send_file(stream, mimetype=content_type, etag=variant_etag(photo, variant), conditional=True,
                              max_age=VARIANT_MAX_AGE, download_name=f"{photo.id}-{variant}")
         response.cache_control.private = True

@@ -2,7 +2,8 @@ from flask import Response, g, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import BEARER_DOC, auth_required, division_in_scope_or_404
+from app.access import division_in_scope_or_404
+from app.auth import auth_required
 from app.extensions import db
 from app.schemas.rates import (
     InspectionExportArgs,
@@ -45,7 +46,6 @@ def _rates(args):
 
 @blp.route("/rates")
 class Rates(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.arguments(RatesArgs, location="query")
     @blp.response(200, RatesSchema)
     @auth_required(min_role="reviewer")
@@ -61,7 +61,7 @@ class Rates(MethodView):
 
 @blp.route("/rates/export")
 class RatesExport(MethodView):
-    @blp.doc(security=BEARER_DOC, responses={"200": FILE_RESPONSE})
+    @blp.doc(responses={"200": FILE_RESPONSE})
     @blp.arguments(RatesExportArgs, location="query")
     @auth_required(min_role="reviewer")
     def get(self, args):
@@ -74,7 +74,6 @@ class RatesExport(MethodView):
 
 @blp.route("/rates/trend")
 class RatesTrend(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.arguments(TrendArgs, location="query")
     @blp.response(200, TrendSchema)
     @auth_required(min_role="reviewer")
@@ -87,7 +86,6 @@ class RatesTrend(MethodView):
 
 @blp.route("/targets")
 class Targets(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.arguments(TargetArgs, location="query")
     @blp.response(200, TargetsSchema)
     @auth_required(min_role="bureau")
@@ -95,7 +93,6 @@ class Targets(MethodView):
         """The targets that apply to a division (default: your scope) in a year, and the stored rows."""
         return list_targets(args["year"] or int(current_year_key()), g.user, args.get("division"))
 
-    @blp.doc(security=BEARER_DOC)
     @blp.arguments(TargetInSchema)
     @blp.response(200, TargetSchema)
     @auth_required(min_role="bureau")
@@ -109,13 +106,13 @@ class Targets(MethodView):
 
 @blp.route("/inspections/export")
 class InspectionsExport(MethodView):
-    @blp.doc(security=BEARER_DOC, responses={"200": FILE_RESPONSE})
+    @blp.doc(responses={"200": FILE_RESPONSE})
     @blp.arguments(InspectionExportArgs, location="query")
     @auth_required()
     def get(self, args):
         """Inspections in your scope (inspectors: your own) as CSV, XLSX or GeoJSON, streamed; the
         filters are those of the inspection list: status, village, division, from, to (China dates),
         flag (a code, any, none) and source."""
-        stmt = exports.inspection_export_query(g.user, args)
-        return file_response(exports.INSPECTION_EXPORTS[args["format"]](stmt, args["lang"]), args["format"],
-                             "inspections")
+        fmt, lang = args.pop("format"), args.pop("lang")
+        stmt = exports.inspection_export_query(g.user, **args)
+        return file_response(exports.INSPECTION_EXPORTS[fmt](stmt, lang), fmt, "inspections")

@@ -3,7 +3,7 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import BEARER_DOC, auth_required
+from app.auth import auth_required
 from app.extensions import db
 from app.schemas.common import page_of, paginated
 from app.schemas.reviews import (
@@ -33,18 +33,14 @@ from app.services.reviews import (
     reopen_inspection,
     review_inspection,
 )
-from app.services.webhooks import deliver_after_response, list_deliveries
+from app.services.webhooks import list_deliveries
 
 blp = Blueprint("reviews", __name__, url_prefix="/api/v1",
                 description="Township review: the queue, decisions, history, comments, audit log, webhooks.")
 
-# Webhook events queued by any request are sent once its response has gone out.
-blp.after_app_request(deliver_after_response)
-
 
 @blp.route("/review-queue")
 class ReviewQueue(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.arguments(QueueArgs, location="query")
     @blp.response(200, QueuePageSchema)
     @auth_required(min_role="reviewer")
@@ -60,7 +56,6 @@ class ReviewQueue(MethodView):
 
 @blp.route("/inspections/<int(max=9223372036854775807):inspection_id>/review")
 class InspectionReview(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.arguments(ReviewArgs)
     @blp.response(200, ReviewResultSchema)
     @auth_required(min_role="reviewer")
@@ -79,7 +74,6 @@ class InspectionReview(MethodView):
 
 @blp.route("/reviews/bulk")
 class BulkReview(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.arguments(BulkReviewArgs)
     @blp.response(200, BulkResultSchema)
     @auth_required(min_role="reviewer")
@@ -99,7 +93,6 @@ class BulkReview(MethodView):
 
 @blp.route("/inspections/<int(max=9223372036854775807):inspection_id>/reopen")
 class InspectionReopen(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.arguments(ReopenArgs)
     @blp.response(200, InspectionStateSchema)
     @auth_required(min_role="bureau")
@@ -114,7 +107,6 @@ class InspectionReopen(MethodView):
 
 @blp.route("/inspections/<int(max=9223372036854775807):inspection_id>/history")
 class InspectionHistory(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.response(200, HistorySchema)
     @auth_required()
     def get(self, inspection_id):
@@ -126,14 +118,12 @@ class InspectionHistory(MethodView):
 
 @blp.route("/inspections/<int(max=9223372036854775807):inspection_id>/comments")
 class InspectionComments(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.response(200, CommentListSchema)
     @auth_required()
     def get(self, inspection_id):
         """The comment thread of an inspection, oldest first (its inspector, reviewers and above in scope)."""
         return {"items": list_comments(inspection_id, g.user)}
 
-    @blp.doc(security=BEARER_DOC)
     @blp.arguments(CommentArgs)
     @blp.response(201, CommentSchema)
     @auth_required()
@@ -146,7 +136,6 @@ class InspectionComments(MethodView):
 
 @blp.route("/audit")
 class AuditLog(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.arguments(AuditArgs, location="query")
     @blp.response(200, page_of(AuditEntrySchema))
     @auth_required(min_role="bureau")
@@ -161,7 +150,6 @@ class AuditLog(MethodView):
 
 @blp.route("/webhooks/deliveries")
 class WebhookDeliveries(MethodView):
-    @blp.doc(security=BEARER_DOC)
     @blp.arguments(DeliveryArgs, location="query")
     @blp.response(200, page_of(DeliverySchema))
     @auth_required(roles=("admin",))

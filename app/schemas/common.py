@@ -1,8 +1,18 @@
-"""Shapes shared by several resources: pagination and small value types."""
+"""Shapes shared by several resources: pagination and the value fields every schema uses, each
+written once (division codes, periods, years, China days, comments)."""
+import re
 from datetime import date
 
 from marshmallow import Schema, fields, validate
 
+from app.domain import (
+    DIVISION_CODE_PATTERN,
+    MAX_COMMENT_CHARS,
+    PERIOD_PATTERN,
+    VILLAGE_CODE_PATTERN,
+    YEAR_MAX,
+    YEAR_MIN,
+)
 from app.geo import CRS_CHOICES
 
 
@@ -42,9 +52,50 @@ class GeoJSONField(fields.Dict):
     """A GeoJSON geometry object."""
 
 
+def _with_description(kwargs, description):
+    metadata = dict(kwargs.pop("metadata", {}))
+    metadata.setdefault("description", description)
+    return {**kwargs, "metadata": metadata}
+
+
+def division_code(**kwargs):
+    """A division code of any level (2 to 12 digits): the division and its subtree."""
+    return fields.String(validate=validate.Regexp(DIVISION_CODE_PATTERN, error="A division code: 2 to 12 digits."),
+                         **_with_description(kwargs, "a division code (2 to 12 digits)"))
+
+
+def village_code(**kwargs):
+    """A 12-digit village code."""
+    return fields.String(validate=validate.Regexp(VILLAGE_CODE_PATTERN, error="A 12-digit village code."),
+                         **_with_description(kwargs, "a 12-digit village code"))
+
+
+def _year_in_range(value):
+    match = re.match(PERIOD_PATTERN, value)
+    if match and not YEAR_MIN <= int(match[1]) <= YEAR_MAX:
+        raise validate.ValidationError(f"The year must be between {YEAR_MIN} and {YEAR_MAX}.")
+
+
+def period(**kwargs):
+    """A period in China time: a year (2026), a quarter (2026-Q3) or a month (2026-09)."""
+    return fields.String(
+        validate=[validate.Regexp(PERIOD_PATTERN, error="Use a year (2026), a quarter (2026-Q3) or a month (2026-09)."),
+                  _year_in_range],
+        **_with_description(kwargs, "a year (2026), quarter (2026-Q3) or month (2026-09), China time"))
+
+
+def year(**kwargs):
+    return fields.Integer(validate=validate.Range(min=YEAR_MIN, max=YEAR_MAX), **kwargs)
+
+
 def china_day(**kwargs):
     """A calendar day in China time, within the years the service can reason about."""
-    return fields.Date(validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31)), **kwargs)
+    return fields.Date(validate=validate.Range(min=date(YEAR_MIN, 1, 1), max=date(YEAR_MAX, 12, 31)), **kwargs)
+
+
+def comment_text(min_length=0, **kwargs):
+    """A review comment, a reopen reason or a comment in a thread."""
+    return fields.String(validate=validate.Length(min=min_length, max=MAX_COMMENT_CHARS), **kwargs)
 
 
 class UserRefSchema(Schema):

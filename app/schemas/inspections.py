@@ -1,15 +1,14 @@
 """Inspection requests and answers (DESIGN §5.1 names). The answer schemas are built from the
-checklist definition in services/checklist.py, so the rules live in one place."""
+checklist definition in app/domain.py, so the rules live in one place."""
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.geo import CRS_CHOICES
 from app.models import ASPECTS, STATUSES
 from app.models.types import CHINA
-from app.schemas.common import PageArgs, UserRefSchema, china_day
+from app.schemas.common import PageArgs, UserRefSchema, china_day, division_code, village_code
 from app.schemas.photos import PhotoUrlsSchema
-from app.services.checklist import CHECKLIST
-from app.services.flags import FLAG_CODES
+from app.domain import CHECKLIST, FLAG_CODES, MAX_NOTES_CHARS
 
 MAX_PHOTOS_PER_ASPECT = 20
 
@@ -70,14 +69,14 @@ PhotoIdList = fields.List(fields.String(validate=validate.Length(min=1, max=64))
 
 
 class InspectionContentSchema(Schema):
-    village = fields.String(required=True, validate=validate.Regexp(r"^\d{12}$", error="a 12-digit village code"))
+    village = village_code(required=True)
     observed_at = fields.AwareDateTime(required=True, default_timezone=CHINA,
                                        metadata={"description": "ISO 8601; without an offset it is read as China time"})
     location = fields.Nested(LocationSchema, required=True)
     answers = fields.Nested(AnswersSchema, required=True, metadata={"description": "any aspect may be left out"})
     photos = fields.Dict(keys=fields.String(validate=validate.OneOf(ASPECTS)), values=PhotoIdList, load_default=dict,
                          metadata={"description": "photo ids (from POST /photos) per aspect"})
-    notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
+    notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_NOTES_CHARS))
 
     @validates_schema
     def _some_answer(self, data, **_):
@@ -95,17 +94,21 @@ class InspectionResubmitSchema(InspectionContentSchema):
         "description": "optional: a phone may send its stored body again; it is not changed by a resubmit"})
 
 
+def flag_filter(**kwargs):
+    return fields.String(validate=validate.OneOf((*FLAG_CODES, "any", "none")),
+                         metadata={"description": "a flag code, or any / none"}, **kwargs)
+
+
 class InspectionFilterArgs(Schema):
-    """The filters of the inspection list, shared by the inspection export."""
+    """The filters of the inspection list, shared by the inspection export (and, but for status
+    and source, by the review queue): access.inspection_filters applies them."""
 
     status = fields.String(validate=validate.OneOf(STATUSES))
-    village = fields.String(validate=validate.Regexp(r"^\d{12}$"))
-    division = fields.String(validate=validate.Regexp(r"^\d{2,12}$"),
-                             metadata={"description": "any division code: inspections in its subtree"})
+    village = village_code()
+    division = division_code(metadata={"description": "any division code: inspections in its subtree"})
     date_from = china_day(data_key="from", metadata={"description": "observed on or after (China date)"})
     date_to = china_day(data_key="to", metadata={"description": "observed on or before (China date)"})
-    flag = fields.String(validate=validate.OneOf((*FLAG_CODES, "any", "none")),
-                         metadata={"description": "a flag code, or any / none"})
+    flag = flag_filter()
     source = fields.String(validate=validate.OneOf(("app", "import")),
                            metadata={"description": "app (phones) or import (historical records)"})
 

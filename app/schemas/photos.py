@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields
 
-from app.storage import VARIANTS
+from app.domain import photo_urls
 
 
 class PhotoUploadArgs(Schema):
@@ -43,7 +43,3 @@ class PhotoSchema(Schema):
 
     def _urls(self, photo):
         return photo_urls(photo.id)
-
-
-def photo_urls(photo_id):
-    return {variant: f"/api/v1/photos/{photo_id}/{variant}" for variant in VARIANTS}

@@ -1,16 +1,15 @@
 from marshmallow import Schema, fields, validate
 
 from app.models import LEVELS, METRICS
+from app.schemas.common import division_code, period, year
 from app.schemas.inspections import InspectionFilterArgs
 
-PERIOD_FIELD = dict(metadata={"description": "a year (2026), quarter (2026-Q3) or month (2026-09), China time"})
 FORMATS = ("csv", "xlsx", "geojson")
 
 
 class RatesArgs(Schema):
-    division = fields.String(required=True, validate=validate.Regexp(r"^\d{2,12}$"),
-                             metadata={"description": "division code (must be in your scope)"})
-    period = fields.String(load_default=None, **PERIOD_FIELD)
+    division = division_code(required=True, metadata={"description": "division code (must be in your scope)"})
+    period = period(load_default=None)
     level = fields.String(validate=validate.OneOf(LEVELS),
                           metadata={"description": "break the division down by this level (default: one below)"})
 
@@ -22,10 +21,10 @@ class RatesExportArgs(RatesArgs):
 
 
 class TrendArgs(Schema):
-    division = fields.String(required=True, validate=validate.Regexp(r"^\d{2,12}$"))
+    division = division_code(required=True)
     metric = fields.String(required=True, validate=validate.OneOf(METRICS))
-    from_ = fields.String(required=True, data_key="from", **PERIOD_FIELD)
-    to = fields.String(required=True, **PERIOD_FIELD)
+    from_ = period(required=True, data_key="from")
+    to = period(required=True)
     granularity = fields.String(load_default="month", validate=validate.OneOf(("month", "quarter")))
 
 
@@ -115,17 +114,16 @@ class TrendSchema(Schema):
 
 
 class TargetArgs(Schema):
-    year = fields.Integer(load_default=None, validate=validate.Range(min=2000, max=2100))
-    division = fields.String(validate=validate.Regexp(r"^\d{2,12}$"),
-                             metadata={"description": "show the targets that apply here (default: your scope)"})
+    year = year(load_default=None)
+    division = division_code(metadata={"description": "show the targets that apply here (default: your scope)"})
 
 
 class TargetInSchema(Schema):
     metric = fields.String(required=True, validate=validate.OneOf(METRICS))
-    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    year = year(required=True)
     value = fields.Float(required=True, validate=validate.Range(min=0, max=1),
                          metadata={"description": "fraction in [0, 1]"})
-    division_code = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{2,12}$"),
+    division_code = division_code(load_default=None, allow_none=True,
                                   metadata={"description": "override for this division; empty: the year's default"})
 
 

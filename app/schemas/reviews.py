@@ -1,12 +1,10 @@
 """Shapes of the review queue, decisions, history, comments, audit log and webhook deliveries."""
 from marshmallow import Schema, fields, validate
 
+from app.domain import MAX_BULK, QUEUE_ORDERS
 from app.models import DECISIONS, METRICS
-from app.schemas.common import PageArgs, UserRefSchema, china_day
-from app.schemas.inspections import ReviewRefSchema
-from app.services.queue import ORDERS
-
-CODE = validate.Regexp(r"^\d{2,12}$", error="A division code: 2 to 12 digits.")
+from app.schemas.common import PageArgs, UserRefSchema, china_day, comment_text, division_code
+from app.schemas.inspections import ReviewRefSchema, flag_filter
 
 
 class CodeNameSchema(Schema):
@@ -23,13 +21,12 @@ def metrics_field():
 # --- queue ----------------------------------------------------------------------------------
 
 class QueueArgs(PageArgs):
-    order = fields.String(load_default="oldest", validate=validate.OneOf(ORDERS), metadata={
+    order = fields.String(load_default="oldest", validate=validate.OneOf(QUEUE_ORDERS), metadata={
         "description": "oldest (default: longest waiting first) | flagged (most flags first, then oldest) | "
                        "village (by village code) | inspector (by username)"})
-    township = fields.String(validate=CODE, metadata={"description": "only this township (or any division code)"})
-    village = fields.String(validate=CODE, metadata={"description": "only this village"})
-    flag = fields.String(validate=validate.Length(min=1, max=32),
-                         metadata={"description": "only inspections carrying this flag code"})
+    township = division_code(metadata={"description": "only this township (or any division code)"})
+    village = division_code(metadata={"description": "only this village"})
+    flag = flag_filter()
     date_from = china_day(data_key="from", metadata={"description": "observed on or after this day (China time)"})
     date_to = china_day(data_key="to", metadata={"description": "observed on or before this day (China time)"})
 
@@ -92,8 +89,7 @@ class QueuePageSchema(Schema):
 
 class ReviewArgs(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
-    comment = fields.String(validate=validate.Length(max=2000), allow_none=True,
-                            metadata={"description": "required for reject and return"})
+    comment = comment_text(allow_none=True, metadata={"description": "required for reject and return"})
     version = fields.Integer(required=True, validate=validate.Range(min=1),
                              metadata={"description": "the version you reviewed (from the queue item)"})
 
@@ -118,10 +114,9 @@ class ReviewResultSchema(Schema):
 
 class BulkReviewArgs(Schema):
     ids = fields.List(fields.Integer(validate=validate.Range(min=1)), required=True,
-                      validate=validate.Length(min=1, max=500))
+                      validate=validate.Length(min=1, max=MAX_BULK))
     decision = fields.String(load_default="approve", validate=validate.OneOf(DECISIONS))
-    comment = fields.String(validate=validate.Length(max=2000), allow_none=True,
-                            metadata={"description": "required for reject and return"})
+    comment = comment_text(allow_none=True, metadata={"description": "required for reject and return"})
 
 
 class BulkItemSchema(Schema):
@@ -140,7 +135,7 @@ class BulkResultSchema(Schema):
 
 
 class ReopenArgs(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = comment_text(min_length=1, required=True)
     version = fields.Integer(validate=validate.Range(min=1), metadata={"description": "optional check"})
 
 
@@ -180,7 +175,7 @@ class HistorySchema(Schema):
 
 
 class CommentArgs(Schema):
-    body = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    body = comment_text(min_length=1, required=True)
 
 
 class CommentSchema(Schema):

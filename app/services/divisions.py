@@ -4,15 +4,16 @@ import io
 import json
 from dataclasses import dataclass, field
 
-from shapely.geometry import Point
 from shapely.validation import make_valid
-from sqlalchemy import and_, func, insert, literal_column, select, text, update
+from sqlalchemy import and_, func, insert, select, update
 
 from app import geo
+from app.access import division_in_scope_or_404, in_scope
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import CODE_LENGTH, LEVELS, VILLAGE_KINDS, Division, subtree
 
+DIVISION_FIELDS = ("code", "name", "level", "parent_code", "kind", "households", "active")
 KIND_SUFFIXES = (
     ("村民委员会", "rural"), ("村委会", "rural"),
     ("居民委员会", "urban"), ("居委会", "urban"), ("社区", "urban"),
@@ -219,19 +220,6 @@ def subtree_counts(code):
     return {"children": children, **{level: n for level, n in rows}}
 
 
-def _bbox_filter(column_name, minx, miny, maxx, maxy):
-    """Index-backed bounding-box condition on divisions.<column_name> for either engine."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return literal_column("divisions.rowid").in_(
-            text(
-                f"SELECT pkid FROM idx_divisions_{column_name} "
-                "WHERE xmin <= :maxx AND xmax >= :minx AND ymin <= :maxy AND ymax >= :miny"
-            ).bindparams(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
-        )
-    column = Division.boundary_geom if column_name == "boundary" else Division.point_geom
-    return column.op("&&")(func.ST_MakeEnvelope(minx, miny, maxx, maxy, geo.SRID))
-
-
 @dataclass
 class Located:
     village: Division
@@ -239,12 +227,50 @@ class Located:
     distance_m: float
 
 
+def list_divisions_query(user, parent=None, level=None, kind=None, q=None):
+    """select() of the divisions in the user's scope, by code, filtered by parent, level, kind or
+    part of the name."""
+    stmt = select(Division).where(in_scope(Division.code, user)).order_by(Division.code)
+    if parent is not None:
+        stmt = stmt.where(Division.parent_code == parent)
+    if level is not None:
+        stmt = stmt.where(Division.level == level)
+    if kind is not None:
+        stmt = stmt.where(Division.kind == kind)
+    if q is not None:
+        stmt = stmt.where(Division.name.contains(q, autoescape=True))
+    return stmt
+
+
+def locate(lat, lon, crs, user):
+    """"Which village am I in?" for a point in `crs`: the answer of GET /divisions/locate."""
+    lat, lon = geo.to_wgs84(lat, lon, crs)
+    found = locate_village(lat, lon, user.scope_code)
+    village = found.village
+    township = db.session.get(Division, village.parent_code) if village.parent_code else None
+    return {"village": village, "township": township, "inside": found.inside,
+            "distance_m": round(found.distance_m, 1), "location": {"lat": lat, "lon": lon},
+            "boundary_synthetic": village.geometry_source == "synthetic"}
+
+
+def division_detail(code, user, geometry=False):
+    """One division in scope with its parent chain, the counts below it and, on request, its
+    GeoJSON geometry (404 outside the scope)."""
+    division = division_in_scope_or_404(code, user)
+    shapes = None
+    if geometry:
+        shapes = {"boundary": geo.to_geojson(division.boundary), "point": geo.to_geojson(division.point),
+                  "source": division.geometry_source, "synthetic": division.geometry_source == "synthetic"}
+    return {**{name: getattr(division, name) for name in DIVISION_FIELDS},
+            "ancestors": ancestors(division.code), "counts": subtree_counts(division.code), "geometry": shapes}
+
+
 def locate_village(lat, lon, scope_code):
     """The village in scope whose boundary contains (lat, lon), else the nearest one by its point."""
-    in_scope = and_(Division.level == "village", Division.active.is_(True), subtree(Division.code, scope_code))
-    pt = func.ST_GeomFromText(f"POINT({lon!r} {lat!r})", geo.SRID)
+    villages = and_(Division.level == "village", Division.active.is_(True), subtree(Division.code, scope_code))
+    pt = geo.db_point(lat, lon)
     containing = db.session.scalars(
-        select(Division).where(in_scope, _bbox_filter("boundary", lon, lat, lon, lat),
+        select(Division).where(villages, geo.bbox_intersects(Division.boundary_geom, lon, lat, lon, lat),
                                func.ST_Contains(Division.boundary_geom, pt)).order_by(Division.code).limit(1)
     ).first()
     if containing is not None:
@@ -256,7 +282,7 @@ def locate_village(lat, lon, scope_code):
         dlat, dlon = geo.metres_to_degrees(radius, lat)
         rows = db.session.execute(
             select(Division.code, func.ST_Y(Division.point_geom), func.ST_X(Division.point_geom))
-            .where(in_scope, _bbox_filter("point", lon - dlon, lat - dlat, lon + dlon, lat + dlat))
+            .where(villages, geo.bbox_intersects(Division.point_geom, lon - dlon, lat - dlat, lon + dlon, lat + dlat))
         ).all()
         best = min(((geo.distance_m(lat, lon, y, x), code) for code, y, x in rows), default=None)
         if best is not None and best[0] <= radius:
@@ -264,7 +290,7 @@ def locate_village(lat, lon, scope_code):
         radius *= 4
     rows = db.session.execute(
         select(Division.code, func.ST_Y(Division.point_geom), func.ST_X(Division.point_geom))
-        .where(in_scope, Division.point_geom.is_not(None))
+        .where(villages, Division.point_geom.is_not(None))
     ).all()
     best = min(((geo.distance_m(lat, lon, y, x), code) for code, y, x in rows), default=None)
     if best is None:
@@ -274,10 +300,9 @@ def locate_village(lat, lon, scope_code):
 
 def village_point_distance(village, lat, lon):
     """(inside boundary?, metres to the village point) — the geofence facts for one village."""
-    pt = Point(lon, lat)
     if village.boundary_geom is not None:
         inside = db.session.scalar(
-            select(func.ST_Contains(Division.boundary_geom, func.ST_GeomFromText(pt.wkt, geo.SRID)))
+            select(func.ST_Contains(Division.boundary_geom, geo.db_point(lat, lon)))
             .where(Division.code == village.code)
         )
         if inside:

@@ -15,9 +15,10 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from app import geo
+from app.access import inspection_filters
 from app.extensions import db
 from app.models import METRICS, Division, Inspection, subtree
-from app.services.rates import CHINA
+from app.models.types import CHINA
 
 CHUNK_ROWS = 2000
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -209,10 +210,8 @@ INSPECTION_COLUMNS = ("id", "client_uuid", "village_code", "village_name", "obse
                       "tap_households_with_tap", "flag_count", "submitted_at", "decided_at")
 
 
-def inspection_export_query(user, args):
+def inspection_export_query(user, **filters):
     """The filtered, scoped inspections (the list's filters) as one SELECT of plain columns."""
-    from app.services.inspections import inspection_filters
-
     i = Inspection
     return (
         select(i.id, i.client_uuid, i.village_code, Division.name.label("village_name"), i.observed_at, i.status,
@@ -221,7 +220,7 @@ def inspection_export_query(user, args):
                i.sewage_households_covered, i.tap_households, i.tap_households_with_tap, i.flag_count,
                i.submitted_at, i.decided_at)
         .join(Division, Division.code == i.village_code)
-        .where(*inspection_filters(args, user))
+        .where(*inspection_filters(user, **filters))
         .order_by(i.id)
     )
 

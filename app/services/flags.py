@@ -21,10 +21,11 @@ from app.models import (
     Photo,
     subtree,
 )
+from app.domain import FLAG_CODES
 from app.services.divisions import village_point_distance
 
 NEAR_DUPLICATE_WINDOW = timedelta(days=730)
-FLAG_CODES = ("outside_village", "exif_location_far", "photo_stale", "photo_reused", "low_accuracy", "no_exif")
+
 
 
 def _hamming_hex(a, b):

@@ -17,11 +17,12 @@ from datetime import datetime
 
 from sqlalchemy import insert, select
 
+from app import geo
 from app.extensions import db
 from app.models import STATUSES, Division, Inspection
 from app.models.types import utcnow
 from app.services.audit import record_audit
-from app.services.checklist import is_met
+from app.domain import is_met
 from app.services.divisions import ImportFailed
 from app.services.village_status import refresh_village_latest
 
@@ -84,7 +85,7 @@ def _parse_row(row, villages):
             return None, f"lon/lat {row['lon']!r}, {row['lat']!r} are not numbers"
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             return None, f"lon/lat {lon}, {lat} are out of range"
-        point = f"SRID=4326;POINT({lon!r} {lat!r})"
+        point = geo.to_db(geo.point(lon, lat))
 
     answers = {}
     for name in ("garbage_stable", "sewage_treated", "village_clean"):

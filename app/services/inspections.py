@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from shapely.geometry import Point
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import geo
-from app.auth import ROLE_RANK, code_in_scope, in_scope
+from app.access import code_in_scope, get_visible_inspection, inspection_filters, visible_photo_ids
 from app.errors import (
     DuplicateConflict,
     InvalidTransition,
@@ -27,19 +27,14 @@ from app.extensions import db
 from app.models import (
     Division,
     Inspection,
-    InspectionFlag,
     InspectionPhoto,
     InspectionVersion,
     Photo,
     Review,
-    subtree,
 )
-from app.models.types import china_day_start
-from app.schemas.photos import photo_urls
+from app.domain import PHOTO_REQUIRED, derive_metrics, metrics_of, photo_urls
 from app.services.audit import record_audit
-from app.services.checklist import PHOTO_REQUIRED, derive_metrics, metrics_of
 from app.services.flags import apply_flags
-from app.services.photos import visible_photo_ids
 from app.services.webhooks import queue_inspection_event
 
 # --- content and its hash -------------------------------------------------------------------
@@ -114,7 +109,7 @@ def validate_submission(data, user):
     _check_observed_at(data["observed_at"], errors)
     photos = _check_photos(data, user, errors)
     if errors:
-        raise ValidationFailed("Some fields are invalid: " + ", ".join(sorted(errors)), fields=errors)
+        raise ValidationFailed.for_fields(errors)
     return village, lat, lon, photos
 
 
@@ -204,13 +199,6 @@ def create_inspection(data, user):
     return inspection, True
 
 
-def _lock_inspection(inspection_id):
-    stmt = select(Inspection).where(Inspection.id == inspection_id).execution_options(populate_existing=True)
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Inspection)
-    return db.session.scalar(stmt)
-
-
 def _is_latest_version_content(inspection, data):
     """Whether `data` is what was sent for the inspection's current version."""
     row = db.session.scalar(select(InspectionVersion).where(
@@ -231,9 +219,7 @@ def resubmit_inspection(inspection_id, data, user):
     """Edit and resubmit a returned inspection (owner only): status -> submitted, version + 1,
     flags recomputed, a new version row. An identical retry of a resubmission that already went
     through (the phone lost the answer) gets the stored inspection back. Flushes; the caller commits."""
-    inspection = _lock_inspection(inspection_id)
-    if inspection is None or not _visible(inspection, user):
-        raise NotFound(f"Inspection {inspection_id} not found.", message_zh="未找到该巡查记录。")
+    inspection = get_visible_inspection(inspection_id, user, lock=True)
     if (inspection.status != "returned" and inspection.version == data["version"] + 1
             and _is_latest_version_content(inspection, data)):
         return inspection  # an identical retry of a resubmission that went through
@@ -265,51 +251,10 @@ def resubmit_inspection(inspection_id, data, user):
 
 # --- reading --------------------------------------------------------------------------------
 
-def _visible(inspection, user):
-    if not code_in_scope(inspection.village_code, user):
-        return False
-    return ROLE_RANK[user.role] > ROLE_RANK["inspector"] or inspection.inspector_id == user.id
-
-
-def get_visible_inspection(inspection_id, user):
-    inspection = db.session.get(Inspection, inspection_id)
-    if inspection is None or not _visible(inspection, user):
-        raise NotFound(f"Inspection {inspection_id} not found.", message_zh="未找到该巡查记录。")
-    return inspection
-
-
-
-def inspection_filters(args, user):
-    """SQL conditions for the inspections `user` may see, filtered by the list arguments
-    (InspectionFilterArgs). The list and the export both use them."""
-    conditions = [in_scope(Inspection.village_code, user)]
-    if user.role == "inspector":
-        conditions.append(Inspection.inspector_id == user.id)
-    if "status" in args:
-        conditions.append(Inspection.status == args["status"])
-    if "village" in args:
-        conditions.append(Inspection.village_code == args["village"])
-    if "division" in args:
-        conditions.append(subtree(Inspection.village_code, args["division"]))
-    if "date_from" in args:
-        conditions.append(Inspection.observed_at >= china_day_start(args["date_from"]))
-    if "date_to" in args:
-        conditions.append(Inspection.observed_at < china_day_start(args["date_to"] + timedelta(days=1)))
-    if "source" in args:
-        conditions.append(Inspection.source == args["source"])
-    flag = args.get("flag")
-    if flag == "any":
-        conditions.append(Inspection.flag_count > 0)
-    elif flag == "none":
-        conditions.append(Inspection.flag_count == 0)
-    elif flag:
-        conditions.append(exists().where(InspectionFlag.inspection_id == Inspection.id, InspectionFlag.code == flag))
-    return conditions
-
-
-def list_inspections_query(args, user):
-    """select() of the inspections `user` may see, filtered; newest observation first, id breaks ties."""
-    return (select(Inspection).where(*inspection_filters(args, user))
+def list_inspections_query(user, **filters):
+    """select() of the inspections `user` may see, filtered (access.inspection_filters); newest
+    observation first, id breaks ties."""
+    return (select(Inspection).where(*inspection_filters(user, **filters))
             .order_by(Inspection.observed_at.desc(), Inspection.id.desc()))
 
 

@@ -22,10 +22,10 @@ from pillow_heif import register_heif_opener
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
-from app.auth import in_scope
-from app.errors import NotFound, PhotoTooLarge, UnprocessablePhoto, UnsupportedMediaType
+from app.access import get_visible_photo, may_see_originals
+from app.errors import Forbidden, PhotoTooLarge, UnprocessablePhoto, UnsupportedMediaType
 from app.extensions import db
-from app.models import Inspection, InspectionPhoto, Photo, PhotoUpload
+from app.models import Photo, PhotoUpload
 from app.models.types import CHINA
 from app.storage import get_store, photo_key
 
@@ -382,40 +382,15 @@ def store_photo(data, user):
     return row, True
 
 
-# --- visibility -----------------------------------------------------------------------------
+# --- reading ------------------------------------------------------------------------------
 
-def uploaded_by(photo_ids, user):
-    """Condition: the photo was uploaded by `user`."""
-    return exists().where(PhotoUpload.photo_id == photo_ids, PhotoUpload.user_id == user.id)
-
-
-def attached_in_scope(photo_ids, user):
-    """Condition: the photo is on an inspection `user` may see: in scope, and for an inspector
-    one of their own (inspectors do not see each other's inspections, nor their photos)."""
-    conditions = [InspectionPhoto.photo_id == photo_ids, Inspection.id == InspectionPhoto.inspection_id,
-                  in_scope(Inspection.village_code, user)]
-    if user.role == "inspector":
-        conditions.append(Inspection.inspector_id == user.id)
-    return exists().where(*conditions)
-
-
-def visible_photo_ids(photo_ids, user):
-    """The subset of `photo_ids` that `user` may see (their uploads, or on an inspection in scope)."""
-    if not photo_ids:
-        return set()
-    stmt = select(Photo.id).where(
-        Photo.id.in_(list(photo_ids)),
-        uploaded_by(Photo.id, user) | attached_in_scope(Photo.id, user),
-    )
-    return set(db.session.scalars(stmt))
-
-
-def get_visible_photo(photo_id, user):
-    """The photo if `user` may see it, else 404 (an invisible photo does not exist for them)."""
-    photo = db.session.get(Photo, photo_id) if isinstance(photo_id, str) and len(photo_id) <= 32 else None
-    if photo is None or photo_id not in visible_photo_ids([photo_id], user):
-        raise NotFound(f"Photo {photo_id} not found.", message_zh="未找到该照片。")
-    return photo
+def open_photo_variant(photo_id, variant, user):
+    """(photo, file object, content type) of one variant that `user` may see: 404 for a photo they
+    may not see, 403 for an original below the reviewer role."""
+    photo = get_visible_photo(photo_id, user)
+    if variant == "original" and not may_see_originals(user):
+        raise Forbidden("Original photos are for reviewers and above.", message_zh="原图仅供审核员及以上查看。")
+    return (photo, *open_variant(photo, variant))
 
 
 def open_variant(photo, variant):

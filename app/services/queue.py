@@ -5,12 +5,12 @@ page rows (village, township and inspector joined), then one each for the page's
 and the villages' previous approved inspections (a window query), all keyed by the page's ids.
 """
 import math
-from datetime import timedelta
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
-from app.auth import in_scope
+from app.access import inspection_filters
+from app.domain import photo_urls
 from app.extensions import db
 from app.models import (
     METRICS,
@@ -19,30 +19,8 @@ from app.models import (
     InspectionFlag,
     InspectionPhoto,
     User,
-    subtree,
 )
-from app.models.types import china_day_start, utcnow
-from app.schemas.photos import photo_urls
-
-ORDERS = ("oldest", "flagged", "village", "inspector")
-
-
-
-def queue_conditions(user, township=None, village=None, flag=None, date_from=None, date_to=None):
-    """SQL conditions of the (filtered) queue. Dates are days in China time, both inclusive,
-    on `observed_at`."""
-    conditions = [Inspection.status == "submitted", in_scope(Inspection.village_code, user)]
-    if township:
-        conditions.append(subtree(Inspection.village_code, township))
-    if village:
-        conditions.append(Inspection.village_code == village)
-    if flag:
-        conditions.append(exists().where(InspectionFlag.inspection_id == Inspection.id, InspectionFlag.code == flag))
-    if date_from:
-        conditions.append(Inspection.observed_at >= china_day_start(date_from))
-    if date_to:
-        conditions.append(Inspection.observed_at < china_day_start(date_to + timedelta(days=1)))
-    return conditions
+from app.models.types import utcnow
 
 
 def _order(order):
@@ -135,10 +113,11 @@ def previous_approved(ids):
                          "metrics": {m: getattr(row, m) for m in METRICS}} for row in rows}
 
 
-def review_queue(user, order="oldest", page=1, per_page=50, **filters):
-    """One page of the queue with counts: {"items", "page", "per_page", "total", "pages", "counts"}."""
+def review_queue(user, order="oldest", page=1, per_page=50, township=None, **filters):
+    """One page of the queue with counts: {"items", "page", "per_page", "total", "pages", "counts"}.
+    `township` (any division code) and `filters` are the inspection list's (access.inspection_filters)."""
     now = utcnow()
-    conditions = queue_conditions(user, **filters)
+    conditions = inspection_filters(user, status="submitted", division=township, **filters)
     counts = queue_counts(conditions, now)
     rows = _page_rows(conditions, order, page, per_page) if counts["waiting"] else []
     ids = [row.id for row in rows]

@@ -17,13 +17,13 @@ from types import SimpleNamespace
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.auth import get_or_404, in_scope
+from app.access import get_visible_inspection, in_scope, visible_inspections
+from app.domain import MAX_BULK
 from app.errors import InvalidTransition, ValidationFailed, VersionConflict
 from app.extensions import db
 from app.models import AuditEntry, Inspection, InspectionVersion, Review
 from app.models.types import utcnow
 from app.services.audit import record_audit
-from app.services.inspections import get_visible_inspection
 from app.services.village_status import refresh_village_latest
 from app.services.webhooks import queue_inspection_event
 
@@ -31,12 +31,6 @@ DECISION_STATUS = {"approve": "approved", "reject": "rejected", "return": "retur
 DECISION_EVENT = {"approve": "inspection.approved", "reject": "inspection.rejected", "return": "inspection.returned"}
 COMMENT_REQUIRED = ("reject", "return")
 REOPENABLE = ("approved", "rejected")
-MAX_BULK = 500
-
-
-def visible_inspection_or_404(inspection_id, user):
-    """The inspection if `user` may see it: in scope, and for an inspector only their own."""
-    return get_visible_inspection(inspection_id, user)
 
 
 def _required_comment(decision, comment):
@@ -94,7 +88,7 @@ def review_inspection(inspection_id, decision, comment, version, reviewer):
     (details.status) when the inspection is not submitted. Returns (inspection, review)."""
     if decision not in DECISION_STATUS:
         raise ValidationFailed(fields={"decision": [f"Must be one of: {', '.join(DECISION_STATUS)}."]})
-    inspection = visible_inspection_or_404(inspection_id, reviewer)
+    inspection = get_visible_inspection(inspection_id, reviewer)
     comment = _required_comment(decision, comment)
     if inspection.version != version:
         raise _version_error(inspection, version)
@@ -125,7 +119,7 @@ def reopen_inspection(inspection_id, reason, user, version=None):
 
     The reason is required (422) and audited; `version` is unchanged (see the module doc). The
     decision fields are cleared; `submitted_at` is kept, so it comes back at the front of the queue."""
-    inspection = get_or_404(Inspection, inspection_id, code_of=lambda i: i.village_code, user=user)
+    inspection = get_visible_inspection(inspection_id, user)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("A reason is required to reopen an inspection.", message_zh="重新打开需要填写理由。",
@@ -169,8 +163,7 @@ def bulk_review(ids, decision, comment, reviewer):
     to_status = DECISION_STATUS[decision]
     decided = db.session.execute(
         update(Inspection)
-        .where(Inspection.id.in_(ids), Inspection.status == "submitted",
-               in_scope(Inspection.village_code, reviewer))
+        .where(Inspection.id.in_(ids), Inspection.status == "submitted", visible_inspections(reviewer))
         .values(status=to_status, decided_at=now, decided_by_id=reviewer.id, updated_at=now)
         .returning(Inspection.id, Inspection.client_uuid, Inspection.village_code, Inspection.version,
                    Inspection.observed_at, Inspection.flag_count)
@@ -193,7 +186,7 @@ def bulk_review(ids, decision, comment, reviewer):
     if rest:
         others = {r.id: r for r in db.session.execute(
             select(Inspection.id, Inspection.status, Inspection.village_code)
-            .where(Inspection.id.in_(rest), in_scope(Inspection.village_code, reviewer))).all()}
+            .where(Inspection.id.in_(rest), visible_inspections(reviewer))).all()}
     results = []
     for inspection_id in ids:
         if inspection_id in by_id:
@@ -209,7 +202,7 @@ def bulk_review(ids, decision, comment, reviewer):
 
 def inspection_history(inspection_id, user):
     """Every version the inspector sent, every review and every audit entry of one inspection."""
-    inspection = visible_inspection_or_404(inspection_id, user)
+    inspection = get_visible_inspection(inspection_id, user)
     versions = db.session.scalars(select(InspectionVersion).where(InspectionVersion.inspection_id == inspection.id)
                                   .order_by(InspectionVersion.version)).all()
     reviews = db.session.scalars(select(Review).where(Review.inspection_id == inspection.id)

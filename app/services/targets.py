@@ -6,7 +6,7 @@ or its nearest ancestor, else the year's default row, else the built-in 2026 pla
 """
 from sqlalchemy import or_, select
 
-from app.auth import code_in_scope
+from app.access import code_in_scope
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import DEFAULT_TARGETS, METRICS, Division, Target

@@ -21,6 +21,7 @@ from datetime import timedelta
 from flask import current_app, g, has_request_context
 from sqlalchemy import select, update
 
+from app.access import in_scope
 from app.extensions import db
 from app.models import WebhookDelivery
 from app.models.types import utcnow
@@ -191,8 +192,6 @@ def deliver_after_response(response):
 
 def list_deliveries(user, status=None):
     """Deliveries of townships in the user's scope, newest first (a statement for pagination)."""
-    from app.auth import in_scope
-
     stmt = select(WebhookDelivery).where(in_scope(WebhookDelivery.township_code, user))
     if status:
         stmt = stmt.where(WebhookDelivery.status == status)

@@ -1,6 +1,7 @@
-"""The inspection checklist, as data: aspects, their items, and what makes each metric met.
+"""The domain's rules as data, below every other layer (no database, no Flask): the inspection
+checklist, flag codes, queue orders, and the shapes and limits of the values the API accepts.
 
-This is the single definition. Request validation (schemas/inspections.py), the metrics stored
+The checklist: aspects, their items, and what makes each metric met. This is the single definition. Request validation (schemas/inspections.py), the ODK form, the metrics stored
 on an inspection (`derive_metrics`) and `GET /api/v1/checklist` (what the bureau reads) are all
 made from it; changing a rule here changes all three.
 
@@ -139,3 +140,42 @@ def metrics_of(inspection):
 def checklist_document():
     """What `GET /api/v1/checklist` serves."""
     return {"version": CHECKLIST_VERSION, "aspects": CHECKLIST}
+
+
+def full_answers():
+    """Answers to every aspect that meet every metric (DESIGN §5.1's example): what the demo, the
+    benchmarks and the tests start from. A new dict each call."""
+    answers = {a["aspect"]: {item: True for item in a["met"]["items"]}
+               for a in CHECKLIST if a["met"]["rule"] == "all_true"}
+    answers["sewage"] = {"mode": "village_plant", "households_covered": 120}
+    answers["tap_water"] = {"households": 130, "households_with_tap": 128}
+    return {a["aspect"]: answers[a["aspect"]] for a in CHECKLIST}
+
+
+# --- flags (DESIGN §3): computed at submission, they inform the reviewer and never reject ------
+
+FLAG_CODES = ("outside_village", "exif_location_far", "photo_stale", "photo_reused", "low_accuracy", "no_exif")
+
+# --- photos ---------------------------------------------------------------------------------
+
+PHOTO_VARIANTS = ("thumb", "display", "original")  # ~320 px, ~1600 px, the uploaded bytes
+
+
+def photo_urls(photo_id):
+    """The API addresses of a photo's variants (scope-checked when fetched)."""
+    return {variant: f"/api/v1/photos/{photo_id}/{variant}" for variant in PHOTO_VARIANTS}
+
+
+# --- the review queue -------------------------------------------------------------------------
+
+QUEUE_ORDERS = ("oldest", "flagged", "village", "inspector")
+MAX_BULK = 500  # inspections decided by one bulk review
+
+# --- values the API accepts -------------------------------------------------------------------
+
+DIVISION_CODE_PATTERN = r"^\d{2,12}$"  # any level: a subtree is a code prefix
+VILLAGE_CODE_PATTERN = r"^\d{12}$"
+PERIOD_PATTERN = r"^(\d{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?$"  # 2026, 2026-Q3, 2026-09 (China time)
+YEAR_MIN, YEAR_MAX = 2000, 2100  # the years rates, targets and dates reason about
+MAX_COMMENT_CHARS = 2000  # review comments, reopen reasons, comment threads
+MAX_NOTES_CHARS = 4000
