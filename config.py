@@ -19,7 +19,7 @@ def _float(name, default):
     return float(os.environ.get(name, default))
 
 
-def _instance_secret():
+def instance_secret():
     """A development secret kept in instance/, so several workers share it across restarts."""
     path = INSTANCE_DIR / "secret_key"
     if not path.exists():
@@ -85,7 +85,7 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    SECRET_KEY = Config.SECRET_KEY or None  # filled from instance/ by create_app
+    """Without SECRET_KEY, create_app uses a secret kept in instance/ (`instance_secret`)."""
 
 
 class TestingConfig(Config):
@@ -115,6 +115,4 @@ def load_config(name=None):
         missing = [v for v in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(v)]
         if missing:
             raise RuntimeError(f"production needs these environment variables: {', '.join(missing)}")
-    if name == "development" and not cfg.SECRET_KEY:
-        cfg.SECRET_KEY = _instance_secret()
     return cfg

@@ -1,4 +1,4 @@
-"""Application factory."""
+"""Application factory: every global the app needs is made and registered here, step by step."""
 import os
 
 from flask import Flask
@@ -8,19 +8,34 @@ from config import INSTANCE_DIR, load_config
 
 def create_app(config_name=None, **overrides):
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder="../static", static_url_path="/static")
-    app.config.from_object(load_config(config_name))
-    app.config.update(overrides)
-    if app.config["PROXY_FIX_HOPS"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        hops = app.config["PROXY_FIX_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    configure(app, config_name, overrides)
+    register_proxy_fix(app)
     configure_database(app)
     register_extensions(app)
+    register_photo_store(app)
     register_blueprints(app)
+    register_request_hooks(app)
     register_error_handlers(app)
     register_commands(app)
     return app
+
+
+def configure(app, config_name, overrides):
+    from config import instance_secret
+
+    app.config.from_object(load_config(config_name))
+    app.config.update(overrides)
+    if not app.config.get("SECRET_KEY") and app.config["APP_ENV"] == "development":
+        app.config["SECRET_KEY"] = instance_secret()
+
+
+def register_proxy_fix(app):
+    """Behind PROXY_FIX_HOPS proxies, the client address and scheme come from X-Forwarded-*."""
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def configure_database(app):
@@ -46,16 +61,29 @@ def register_extensions(app):
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
 
 
+def register_photo_store(app):
+    from app.storage import make_store
+
+    app.extensions["photo_store"] = make_store(app.config)
+
+
 def register_blueprints(app):
     from app.api import BLUEPRINTS
-    from app.auth import authenticate_before_parsing
     from app.extensions import api
     from app.web import web
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
-    app.before_request(authenticate_before_parsing)
     app.register_blueprint(web)
+
+
+def register_request_hooks(app):
+    from app.auth import authenticate_before_parsing
+    from app.services.webhooks import deliver_after_response
+
+    app.before_request(authenticate_before_parsing)
+    # webhook events queued by any request are sent once its response has gone out
+    app.after_request(deliver_after_response)
 
 
 def register_error_handlers(app):

@@ -116,6 +116,13 @@ class UnsupportedMediaType(APIError):
 class ValidationFailed(APIError):
     status, code = 422, "validation_error"
 
+    @classmethod
+    def for_fields(cls, messages, **kwargs):
+        """A 422 naming every invalid field: `messages` as marshmallow gives them (nested) or
+        already flat ({"location.lat": ["..."]})."""
+        fields = flatten_messages(messages)
+        return cls(invalid_fields_message(fields), fields=fields, **kwargs)
+
 
 class UnprocessablePhoto(APIError):
     status, code = 422, "unprocessable_photo"
@@ -171,6 +178,10 @@ def flatten_messages(messages, prefix=""):
     return out
 
 
+def invalid_fields_message(fields):
+    return "Some fields are invalid: " + ", ".join(sorted(fields))
+
+
 def error_response(status, code, message=None, message_zh=None, fields=None, details=None, headers=None):
     default_en, default_zh = MESSAGES.get(code, (None, None))
     body = {
@@ -191,10 +202,8 @@ def error_response(status, code, message=None, message_zh=None, fields=None, det
 
 
 def _rollback():
-    from app.extensions import db
-
     try:
-        db.session.rollback()
+        current_app.extensions["sqlalchemy"].session.rollback()
     except Exception:  # pragma: no cover - a broken connection must not hide the error
         log.exception("rollback failed while rendering an error")
 
@@ -214,7 +223,7 @@ def render_http_exception(error):
     if "messages" in data or "errors" in data:
         fields = flatten_messages(data.get("errors") or data.get("messages"))
         if status == 422:
-            message = message or "Some fields are invalid: " + ", ".join(sorted(fields))
+            message = message or invalid_fields_message(fields)
         else:  # e.g. a body that is not JSON at all
             message = message or "; ".join(m for msgs in fields.values() for m in msgs)
     if status == 413:
@@ -232,6 +241,13 @@ def render_out_of_range(error):
     return error_response(422, "validation_error", "A value is out of range.", "数值超出允许范围。")
 
 
+def render_data_error(error):
+    """The database refused a value: the client's 422, but logged with the statement, since a
+    schema should have caught it first (the parameters are left out: they may hold personal data)."""
+    log.error("the database refused a value: %s; statement: %s", str(error.orig).strip(), error.statement)
+    return render_out_of_range(error)
+
+
 def render_statement_error(error):
     """A bind value that could not be converted (e.g. a date beyond what a column holds) is the
     client's; anything else is ours."""
@@ -247,12 +263,9 @@ def render_unexpected(error):
 
 
 def install_error_handlers(app):
-    from app.extensions import api
-
-    api.handle_http_exception = render_http_exception
     app.register_error_handler(APIError, render_api_error)
     app.register_error_handler(HTTPException, render_http_exception)
     app.register_error_handler(OverflowError, render_out_of_range)
-    app.register_error_handler(DataError, render_out_of_range)
+    app.register_error_handler(DataError, render_data_error)
     app.register_error_handler(StatementError, render_statement_error)
     app.register_error_handler(Exception, render_unexpected)

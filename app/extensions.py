@@ -4,7 +4,7 @@ from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
-from app.errors import ErrorSchema
+from app.errors import ErrorSchema, render_http_exception
 
 
 class Base(DeclarativeBase):
@@ -17,6 +17,10 @@ migrate = Migrate()
 
 class RestApi(Api):
     ERROR_SCHEMA = ErrorSchema  # documents the one error shape on every response
+
+    def handle_http_exception(self, error):
+        """flask-smorest's own handler for the API's HTTP errors renders the one shape too."""
+        return render_http_exception(error)
 
 
 api = RestApi()
