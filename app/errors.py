@@ -243,8 +243,10 @@ def render_out_of_range(error):
 
 def render_data_error(error):
     """The database refused a value: the client's 422, but logged with the statement, since a
-    schema should have caught it first (the parameters are left out: they may hold personal data)."""
-    log.error("the database refused a value: %s; statement: %s", str(error.orig).strip(), error.statement)
+    schema should have caught it first. The values are left out (they may hold personal data), and so
+    is the database's message, which quotes them."""
+    log.error("the database refused a value (%s, SQLSTATE %s); statement: %s", type(error.orig).__name__,
+              getattr(error.orig, "sqlstate", None), error.statement)
     return render_out_of_range(error)
 
 

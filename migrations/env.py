@@ -10,7 +10,8 @@ from geoalchemy2 import alembic_helpers
 from app.database import include_object
 
 config = context.config
-fileConfig(config.config_file_name)
+# keep the app's own loggers: migrations also run inside the app (tests, `flask db upgrade`)
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 db = current_app.extensions["migrate"].db
