@@ -85,14 +85,13 @@ export const api = {
   raw: (path, query) => request("GET", path, { query, raw: true }),
 };
 
-/** Fetch every page of a paginated list (small lists only: villages of a township, the queue). */
+/** Fetch every page of a paginated list ({items, pages}; small lists only: the villages of a scope). */
 export async function allPages(path, query = {}, limit = 20) {
   const items = [];
   for (let page = 1; page <= limit; page += 1) {
     const data = await api.get(path, { ...query, page, per_page: 200 });
-    const batch = Array.isArray(data) ? data : data.items || [];
-    items.push(...batch);
-    if (Array.isArray(data) || !data.pages || page >= data.pages) break;
+    items.push(...data.items);
+    if (page >= data.pages) break;
   }
   return items;
 }

@@ -44,7 +44,6 @@ function wrap(req) {
 
 export const outboxStore = {
   put: (item) => tx("readwrite", (s) => wrap(s.put(item))),
-  get: (key) => tx("readonly", (s) => wrap(s.get(key))),
   remove: (key) => tx("readwrite", (s) => wrap(s.delete(key))),
   all: () => tx("readonly", (s) => wrap(s.index("created_at").getAll())),
   /** Read, change and write one item in one transaction (no lost updates between tabs). */

@@ -3,21 +3,15 @@ const LANG_KEY = "rie.lang";
 
 const zh = {
   app_title: "农村人居环境巡查",
-  skip_to_main: "跳到主要内容",
   language: "语言",
   switch_lang: "English",
   logout: "退出登录",
   online: "在线",
   offline: "离线",
   loading: "加载中…",
-  retry: "重试",
   close: "关闭",
-  save: "保存",
   cancel: "取消",
-  yes: "是",
-  no: "否",
   none: "无",
-  error: "出错了",
   network_error: "网络不可用，请稍后重试。",
   // login
   login_title: "登录",
@@ -54,7 +48,6 @@ const zh = {
   notes: "备注",
   submit: "提交",
   submit_queued: "已保存到待发送列表，联网后自动上传。",
-  submit_sent: "已提交。",
   need_village: "请先选择村。",
   need_location: "请先定位（点击“我在哪里？”）。",
   need_aspect: "请至少填报一项。",
@@ -108,18 +101,15 @@ const zh = {
   inspector: "巡查员",
   previous_approved: "该村上次通过的巡查",
   answers: "填报内容",
-  location: "位置",
   version: "版本 {v}",
   flag_outside_village: "不在村范围内：距村 {distance} 米",
   flag_exif_location_far: "照片 GPS 距提交位置 {distance} 米",
   flag_photo_stale: "照片拍摄时间 {taken} 与巡查时间不符",
   flag_photo_reused: "照片与巡查 #{other} 重复",
-  flag_photo_reused_plain: "照片与其他巡查重复",
   flag_low_accuracy: "定位精度差：{accuracy} 米",
   flag_no_exif: "照片无拍摄信息，无法核验",
   // bureau
   rates_title: "达标率",
-  division: "区划",
   period: "期间",
   level: "细分到",
   level_county: "县（市、区）",
@@ -138,7 +128,6 @@ const zh = {
   target: "目标",
   gap: "差距（村）",
   coverage: "覆盖率",
-  met_of: "{met}/{population}",
   on_target: "✓ 达标",
   off_target: "✗ 未达标",
   unknown_n: "未巡查 {n}",
@@ -154,26 +143,19 @@ const zh = {
   synthetic_note: "边界为示意（合成）数据。",
   as_of: "数据截至 {time}",
   drill: "查看下级",
-  definition: "口径",
 };
 
 const en = {
   app_title: "Rural living-environment inspections",
-  skip_to_main: "Skip to main content",
   language: "Language",
   switch_lang: "中文",
   logout: "Log out",
   online: "Online",
   offline: "Offline",
   loading: "Loading…",
-  retry: "Retry",
   close: "Close",
-  save: "Save",
   cancel: "Cancel",
-  yes: "Yes",
-  no: "No",
   none: "None",
-  error: "Something went wrong",
   network_error: "No network; try again later.",
   login_title: "Log in",
   username: "Username",
@@ -207,7 +189,6 @@ const en = {
   notes: "Notes",
   submit: "Submit",
   submit_queued: "Saved to the outbox; it uploads when the network is back.",
-  submit_sent: "Submitted.",
   need_village: "Choose a village first.",
   need_location: "Get your position first (\"Where am I?\").",
   need_aspect: "Answer at least one aspect.",
@@ -258,17 +239,14 @@ const en = {
   inspector: "Inspector",
   previous_approved: "Village's previous approved inspection",
   answers: "Answers",
-  location: "Location",
   version: "version {v}",
   flag_outside_village: "Outside the village: {distance} m from it",
   flag_exif_location_far: "Photo GPS {distance} m from the submitted location",
   flag_photo_stale: "Photo taken at {taken}, does not match the visit",
   flag_photo_reused: "Photo reused from inspection #{other}",
-  flag_photo_reused_plain: "Photo reused from another inspection",
   flag_low_accuracy: "Poor GPS accuracy: {accuracy} m",
   flag_no_exif: "Photo has no camera data; cannot be checked",
   rates_title: "Rates",
-  division: "Division",
   period: "Period",
   level: "Break down by",
   level_county: "County",
@@ -287,7 +265,6 @@ const en = {
   target: "Target",
   gap: "Gap (villages)",
   coverage: "Coverage",
-  met_of: "{met}/{population}",
   on_target: "✓ on target",
   off_target: "✗ off target",
   unknown_n: "{n} unknown",
@@ -303,7 +280,6 @@ const en = {
   synthetic_note: "Boundaries are illustrative (synthetic).",
   as_of: "As of {time}",
   drill: "Break down",
-  definition: "Definition",
 };
 
 const DICTS = { zh, en };
@@ -324,11 +300,9 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => (params[name] ?? `{${name}}`));
 }
 
-/** Pick the label of a server object that carries both languages: {label_zh, label_en} or {name_zh, name}. */
+/** The text of a server object that carries both languages as {label, label_zh} (or {title, title_zh}: base). */
 export function pick(obj, base = "label") {
-  if (!obj) return "";
-  if (lang() === "en") return obj[`${base}_en`] ?? obj[base] ?? obj[`${base}_zh`] ?? "";
-  return obj[`${base}_zh`] ?? obj[base] ?? obj[`${base}_en`] ?? "";
+  return lang() === "en" ? obj[base] : obj[`${base}_zh`];
 }
 
 /** The message of an API error in the current language. */

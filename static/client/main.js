@@ -10,8 +10,6 @@ import { renderMine } from "./views/mine.js";
 import { renderReview } from "./views/review.js";
 import { renderRates } from "./views/rates.js";
 
-const RANK = { inspector: 1, reviewer: 2, bureau: 3, admin: 4 };
-
 // route → [view, roles that see it in the navigation]
 const ROUTES = {
   inspect: { render: renderInspect, roles: ["inspector"], nav: "nav_inspect" },

@@ -125,7 +125,7 @@ async function sendItem(item) {
       it.attempts += 1;
       it.last_error = null;
       it.next_try_at = null;
-      it.result = { id: result.id, status: result.status, version: result.version, flags: result.flags || [] };
+      it.result = { id: result.id, status: result.status, version: result.version, flags: result.flags };
       for (const p of it.photos || []) delete p.blob; // the server has the bytes now
     });
     return "sent";

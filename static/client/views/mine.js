@@ -5,12 +5,8 @@ import { badge, clear, h, spinner } from "../ui.js";
 
 const STATUS_CLASS = { submitted: "info", approved: "ok", rejected: "bad", returned: "warn" };
 
-export function reviewComment(item) {
-  return item.latest_review?.comment ?? null;
-}
-
-function villageName(item) {
-  return item.village?.name || item.village?.code || "";
+function reviewComment(item) {
+  return item.latest_review?.comment; // no review yet, or a decision without a comment
 }
 
 export async function renderMine(main) {
@@ -23,18 +19,18 @@ export async function renderMine(main) {
       api.get("/inspections", { per_page: 50 }),
     ]);
     // list items carry their latest review: the comment needs no request per inspection
-    const returnedItems = returned.items || [];
-    const others = (recent.items || []).filter((i) => i.status !== "returned");
+    const returnedItems = returned.items;
+    const others = recent.items.filter((i) => i.status !== "returned");
     clear(body,
       returnedItems.length ? h("section", { "aria-labelledby": "returned-h" },
         h("h2", { id: "returned-h" }, t("returned_title")),
         h("ul", { class: "plain", id: "returned-list" }, returnedItems.map((item) => h("li", { class: "card" },
-          h("div", { class: "row" }, h("strong", {}, villageName(item)), badge(t("status_returned"), "warn")),
+          h("div", { class: "row" }, h("strong", {}, item.village.name), badge(t("status_returned"), "warn")),
           h("p", {}, h("strong", {}, `${t("reviewer_comment")}: `), reviewComment(item) || t("none")),
           h("div", { class: "muted" }, `${t("observed_at")}: ${formatDateTime(item.observed_at)} · ${t("version", { v: item.version })}`),
           h("a", { class: "button-like", href: `#/edit/${item.id}` }, t("edit_resubmit")))))) : null,
       h("ul", { class: "plain" }, others.length ? others.map((item) => h("li", { class: "card" },
-        h("div", { class: "row" }, h("strong", {}, `#${item.id} ${villageName(item)}`),
+        h("div", { class: "row" }, h("strong", {}, `#${item.id} ${item.village.name}`),
           badge(t(`status_${item.status}`), STATUS_CLASS[item.status])),
         h("div", { class: "muted" }, `${t("observed_at")}: ${formatDateTime(item.observed_at)}`),
         reviewComment(item) ? h("p", {}, `${t("reviewer_comment")}: ${reviewComment(item)}`) : null))

@@ -1,0 +1,75 @@
+// The map of the villages by status for one metric (Leaflet, vector shapes; base tiles only when
+// config.js sets them), its legend and the counts in words.
+import { api } from "../../api.js";
+import { TILE_LAYERS } from "../../config.js";
+import { errorText, t } from "../../i18n.js";
+import { field, h } from "../../ui.js";
+import { STATUS_COLOUR, metricSelect, statusText } from "./shared.js";
+import { loadCss, loadScript } from "./vendor.js";
+
+async function villageShapes({ division, period }) {
+  loadCss("/static/vendor/leaflet/leaflet.css");
+  await loadScript("/static/vendor/leaflet/leaflet.js");
+  const response = await api.raw("/rates/export", { format: "geojson", division, period, level: "village" });
+  return response.json();
+}
+
+function legend() {
+  return h("ul", { class: "legend", "aria-label": t("map_title") }, ["met", "not_met", "unknown"].map((s) =>
+    h("li", {}, h("span", { class: "swatch", style: `background:${STATUS_COLOUR[s]}` }), statusText(s))));
+}
+
+function countsText(geojson, metric) {
+  const key = `${metric}.status`;
+  const counts = { met: 0, not_met: 0, unknown: 0 };
+  for (const f of geojson.features) if (f.properties.counted !== false) counts[f.properties[key]] += 1;
+  return `${t(`metric_${metric}`)}: ${statusText("met")} ${counts.met}, ${statusText("not_met")} ${counts.not_met}, `
+    + `${statusText("unknown")} ${counts.unknown}. ${t("synthetic_note")}`;
+}
+
+/** statusMap(current) → {el, draw(), destroy()}; current() → {division, period, stale()}. */
+export function statusMap(current) {
+  const select = metricSelect("map-metric");
+  const mapEl = h("div", { id: "map", class: "map", role: "img", "aria-label": t("map_title") });
+  const note = h("p", { class: "muted" });
+  let map = null;
+  let layer = null;
+
+  function show(geojson, metric) {
+    const L = window.L;
+    if (!map) {
+      map = L.map(mapEl, { attributionControl: TILE_LAYERS.length > 0, zoomSnap: 0.25 });
+      for (const tiles of TILE_LAYERS) L.tileLayer(tiles.url, tiles.options || {}).addTo(map);
+    }
+    if (layer) layer.remove();
+    const key = `${metric}.status`;
+    layer = L.geoJSON(geojson, {
+      filter: (f) => Boolean(f.geometry),
+      style: (f) => ({ color: "#333", weight: 0.6, fillOpacity: 0.7, fillColor: STATUS_COLOUR[f.properties[key]] }),
+      pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 5 }),
+      onEachFeature: (f, l) => l.bindTooltip(`${f.properties.name}: ${statusText(f.properties[key])}`),
+    }).addTo(map);
+    const bounds = layer.getBounds();
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [8, 8] });
+    setTimeout(() => map.invalidateSize(), 0);
+  }
+
+  async function draw() {
+    const query = current();
+    let geojson;
+    try {
+      geojson = await villageShapes(query);
+    } catch (err) {
+      note.textContent = errorText(err) || String(err);
+      return;
+    }
+    if (query.stale()) return;
+    show(geojson, select.value);
+    note.textContent = countsText(geojson, select.value);
+  }
+
+  select.addEventListener("change", draw);
+  const el = h("section", { class: "card", "aria-labelledby": "map-h" }, h("h2", { id: "map-h" }, t("map_title")),
+    field(t("map_metric"), select), mapEl, legend(), note);
+  return { el, draw, destroy: () => { if (map) map.remove(); } };
+}
