@@ -8,7 +8,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Division, Inspection, Target
 from app.services.divisions import import_divisions
-from app.services.rates import needed
+from app.errors import ValidationFailed
+from app.services.rates import needed, parse_period
 from tests.factories import create_inspection
 from tests.rates_reference import reference_rates
 
@@ -281,3 +282,20 @@ def test_a_province_above_the_city_rolls_up_the_same_numbers(fresh_divisions, ma
     city = get_rates(client, admin, division="2303", period="2026-Q3", level="city").json
     assert comparable(province["rows"]) == comparable(city["rows"])
     assert comparable(province["division"])["metrics"] == comparable(city["division"])["metrics"]
+
+
+@pytest.mark.parametrize("key,start,end", [
+    ("2026", "2026-01-01T00:00:00+08:00", "2027-01-01T00:00:00+08:00"),
+    ("2026-Q4", "2026-10-01T00:00:00+08:00", "2027-01-01T00:00:00+08:00"),
+    ("2026-12", "2026-12-01T00:00:00+08:00", "2027-01-01T00:00:00+08:00"),
+])
+def test_parse_period_gives_china_time_bounds(key, start, end):
+    period = parse_period(key)
+    assert (period.start.isoformat(), period.end.isoformat()) == (start, end)
+
+
+@pytest.mark.parametrize("key", ["2026-13", "2026-Q5", "26", "", None, "1999", "2101"])
+def test_parse_period_refuses_a_bad_value_naming_the_period(key):
+    with pytest.raises(ValidationFailed) as raised:
+        parse_period(key)
+    assert "period" in raised.value.fields

@@ -18,7 +18,8 @@ For a division D, a period P and a metric M:
 id) order, counts for each metric the answers from each row to the last; the row where M is not
 null and that count is 1 is the latest answer. The approved rows are read in that order from a
 partial index, so PostgreSQL needs no sort at all. Villages are then grouped by the code prefix of the
-requested level.
+requested level. Each statement is composed of named CTEs (ranked, latest, pop, grouped) and a final
+select, and lists its bind parameters (`Statement`).
 """
 import math
 import re
@@ -29,6 +30,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import bindparam, select, text
 
+from app.domain import PERIOD_PATTERN, YEAR_MAX, YEAR_MIN
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import (
@@ -42,8 +44,6 @@ from app.models import (
 )
 from app.models.types import CHINA, UTCDateTime, utcnow
 
-PERIOD_RE = re.compile(r"^(\d{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?$")
-BOOLEAN_METRICS = ("garbage_stable", "sewage_treated", "village_clean", "tap_water")
 RATE_DIGITS = 4
 
 RULES = {
@@ -89,12 +89,12 @@ def _month_start(year, month):
 
 def parse_period(key):
     """'2026' | '2026-Q3' | '2026-09' -> Period in China time; ValidationFailed otherwise."""
-    match = PERIOD_RE.match(key or "")
+    match = re.match(PERIOD_PATTERN, key or "")
     if not match:
         raise ValidationFailed(fields={"period": ["Use a year (2026), a quarter (2026-Q3) or a month (2026-09)."]})
     year, quarter, month = int(match[1]), match[2], match[3]
-    if not 2000 <= year <= 2100:
-        raise ValidationFailed(fields={"period": ["The year must be between 2000 and 2100."]})
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        raise ValidationFailed(fields={"period": [f"The year must be between {YEAR_MIN} and {YEAR_MAX}."]})
     if quarter:
         first = 3 * (int(quarter) - 1) + 1
         return Period(key, year, _month_start(year, first), _month_start(year, first + 3))
@@ -189,53 +189,106 @@ def _ratio(part, whole):
 
 
 # --- the statements -------------------------------------------------------------------------
+#
+# Each statement is put together from the named parts below and lists its own bind parameters;
+# tests/test_rates_sql.py checks that each list is exactly the binds of its text, and that the
+# statements share their parts.
 
-_LATEST = """
-WITH ranked AS (
-  SELECT i.village_code, i.id, i.observed_at, i.garbage_stable, i.sewage_treated, i.village_clean, i.tap_water,
+@dataclass(frozen=True)
+class Statement:
+    """A SQL statement and the names of the bind parameters it takes."""
+    name: str
+    sql: str
+    params: tuple
+
+    def clause(self):
+        """The statement as text() with each of its parameters declared."""
+        return text(self.sql).bindparams(*(declared_bind(name) for name in self.params))
+
+    def values(self, available):
+        """This statement's parameters, taken from `available` (a dict of every value by name)."""
+        return {name: available[name] for name in self.params}
+
+
+def declared_bind(name):
+    """The window's bounds are stored as UTC; the counted kinds are a list (IN)."""
+    if name in ("window_start", "window_end"):
+        return bindparam(name, type_=UTCDateTime())
+    if name == "kinds":
+        return bindparam(name, expanding=True)
+    return bindparam(name)
+
+
+def with_ctes(*ctes):
+    return "\nWITH " + ",\n".join(ctes)
+
+
+PERIOD_WINDOW = "i.observed_at >= :window_start AND i.observed_at < :window_end"
+
+
+def ranked_cte(period_window):
+    """The subtree's approved inspections (observed in the period's window when `period_window`),
+    each with n_M: how many answers to M there are from it to the village's last, in
+    (observed_at, id) order. n_M = 1 on a row answering M marks the latest answer to M."""
+    window = f"{PERIOD_WINDOW}\n    AND " if period_window else ""
+    answers = ", ".join(f"i.{m}" for m in METRICS)
+    counts = ",\n".join(f"         COUNT(i.{m}) OVER w AS n_{m}" for m in METRICS)
+    return f"""ranked AS (
+  SELECT i.village_code, i.id, i.observed_at, {answers},
          i.tap_households, i.tap_households_with_tap,
-         COUNT(i.garbage_stable) OVER w AS n_garbage_stable,
-         COUNT(i.sewage_treated) OVER w AS n_sewage_treated,
-         COUNT(i.village_clean) OVER w AS n_village_clean,
-         COUNT(i.tap_water) OVER w AS n_tap_water
+{counts}
   FROM inspections i
-  WHERE i.status = 'approved' AND i.observed_at >= :window_start AND i.observed_at < :window_end
-    AND i.village_code >= :lo AND i.village_code < :hi
+  WHERE i.status = 'approved' AND {window}i.village_code >= :lo AND i.village_code < :hi
   WINDOW w AS (PARTITION BY i.village_code ORDER BY i.observed_at, i.id
                ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
-),
-latest AS (
-  SELECT village_code,
-{latest_columns}
+)"""
+
+
+def latest_cte():
+    """One row per village from `ranked`: for each metric M its latest answer (1 or 0), the
+    inspection's id (M_id) and observed_at (M_at); the household numbers of the latest tap-water answer."""
+    columns = []
+    for m in METRICS:
+        first = f"n_{m} = 1 AND {m} IS NOT NULL"
+        columns.append(f"    MAX(CASE WHEN {first} THEN CASE WHEN {m} THEN 1 ELSE 0 END END) AS {m}")
+        columns.append(f"    MAX(CASE WHEN {first} THEN id END) AS {m}_id")
+        columns.append(f"    MAX(CASE WHEN {first} THEN observed_at END) AS {m}_at")
+    first = "n_tap_water = 1 AND tap_water IS NOT NULL"
+    columns.append(f"    MAX(CASE WHEN {first} THEN tap_households END) AS tap_households")
+    columns.append(f"    MAX(CASE WHEN {first} THEN tap_households_with_tap END) AS tap_households_with_tap")
+    any_latest = " OR ".join(f"n_{m} <= 1" for m in METRICS)
+    return "latest AS (\n  SELECT village_code,\n" + ",\n".join(columns) + f"""
   FROM ranked
-  WHERE n_garbage_stable <= 1 OR n_sewage_treated <= 1 OR n_village_clean <= 1 OR n_tap_water <= 1
+  WHERE {any_latest}
   GROUP BY village_code
 )"""
 
 
-def _latest_columns():
-    cols = []
-    for m in BOOLEAN_METRICS:
-        first = f"n_{m} = 1 AND {m} IS NOT NULL"
-        cols.append(f"    MAX(CASE WHEN {first} THEN CASE WHEN {m} THEN 1 ELSE 0 END END) AS {m}")
-        cols.append(f"    MAX(CASE WHEN {first} THEN id END) AS {m}_id")
-        cols.append(f"    MAX(CASE WHEN {first} THEN observed_at END) AS {m}_at")
-    first = "n_tap_water = 1 AND tap_water IS NOT NULL"
-    cols.append(f"    MAX(CASE WHEN {first} THEN tap_households END) AS tap_households")
-    cols.append(f"    MAX(CASE WHEN {first} THEN tap_households_with_tap END) AS tap_households_with_tap")
-    return ",\n".join(cols)
+def maintained_latest_cte():
+    """`latest` read from the maintained table (services/village_status.py) instead of `ranked`:
+    an answer observed before the window's start counts as no answer."""
+    columns = [f"    CASE WHEN {m}_at >= :window_start THEN CASE WHEN {m} THEN 1 ELSE 0 END END AS {m}"
+               for m in METRICS]
+    columns += [f"    CASE WHEN tap_water_at >= :window_start THEN {c} END AS {c}"
+                for c in ("tap_households", "tap_households_with_tap")]
+    return "latest AS (\n  SELECT village_code,\n" + ",\n".join(columns) + """
+  FROM village_latest WHERE village_code >= :lo AND village_code < :hi
+)"""
 
 
-LATEST_CTE = _LATEST.replace("{latest_columns}", _latest_columns())
-
-ROLLUP_SQL = LATEST_CTE + """,
-pop AS (
+POP_CTE = """pop AS (
   SELECT d.code, d.households FROM divisions d
   WHERE d.level = 'village' AND d.active = :true AND d.kind IN :kinds AND d.code >= :lo AND d.code < :hi
-),
-grouped AS (
+)"""
+
+
+def grouped_cte():
+    """The counted villages joined to `latest`, summed per code prefix of the requested level."""
+    counts = ",\n".join(f"    SUM(CASE WHEN l.{m} = 1 THEN 1 ELSE 0 END) AS {m}_met,\n"
+                         f"    SUM(CASE WHEN l.{m} = 0 THEN 1 ELSE 0 END) AS {m}_not_met" for m in METRICS)
+    return f"""grouped AS (
   SELECT substr(pop.code, 1, :prefix_length) AS grp, COUNT(*) AS population,
-{grouped_columns},
+{counts},
     SUM(pop.households) AS sewage_households_known,
     SUM(CASE WHEN l.sewage_treated = 1 THEN pop.households END) AS sewage_households_met,
     SUM(CASE WHEN l.tap_households IS NOT NULL AND l.tap_households_with_tap IS NOT NULL
@@ -244,59 +297,61 @@ grouped AS (
              THEN l.tap_households_with_tap END) AS tap_households_with_tap
   FROM pop LEFT JOIN latest l ON l.village_code = pop.code
   GROUP BY substr(pop.code, 1, :prefix_length)
-)
+)"""
+
+
+ROLLUP_SELECT = """
 SELECT dv.code, dv.name, dv.level, g.*
 FROM divisions dv LEFT JOIN grouped g ON g.grp = dv.code
 WHERE dv.level = :level AND dv.code >= :lo AND dv.code < :hi
 ORDER BY dv.code
 """
 
-VILLAGES_SQL = LATEST_CTE + """
+VILLAGES_SELECT = """
 SELECT d.code, d.name, d.level, d.kind, d.households, l.*
 FROM divisions d LEFT JOIN latest l ON l.village_code = d.code
 WHERE d.level = 'village' AND d.active = :true AND d.code >= :lo AND d.code < :hi
 ORDER BY d.code
 """
 
+RANKED_CTE = ranked_cte(period_window=True)
+RANKED_ALL_TIME_CTE = ranked_cte(period_window=False)  # the maintained table's refresh
+LATEST_CTE = latest_cte()
+MAINTAINED_LATEST_CTE = maintained_latest_cte()
+GROUPED_CTE = grouped_cte()
 
-def _grouped_columns():
-    cols = []
-    for m in BOOLEAN_METRICS:
-        cols.append(f"    SUM(CASE WHEN l.{m} = 1 THEN 1 ELSE 0 END) AS {m}_met")
-        cols.append(f"    SUM(CASE WHEN l.{m} = 0 THEN 1 ELSE 0 END) AS {m}_not_met")
-    return ",\n".join(cols)
+# Grouped counts per division at the requested level, from the inspections.
+ROLLUP = Statement(
+    "rollup", with_ctes(RANKED_CTE, LATEST_CTE, POP_CTE, GROUPED_CTE) + ROLLUP_SELECT,
+    ("window_start", "window_end", "lo", "hi", "true", "kinds", "prefix_length", "level"))
 
+# The same from the maintained table of each village's latest approved answers: exact when nothing
+# approved in the subtree was observed at or after the period's end, since each village's latest
+# answer is then its latest before the end.
+MAINTAINED_ROLLUP = Statement(
+    "maintained_rollup", with_ctes(MAINTAINED_LATEST_CTE, POP_CTE, GROUPED_CTE) + ROLLUP_SELECT,
+    ("window_start", "lo", "hi", "true", "kinds", "prefix_length", "level"))
 
-ROLLUP_SQL = ROLLUP_SQL.replace("{grouped_columns}", _grouped_columns())
-
-# The same roll-up read from the maintained table of each village's latest approved answers
-# (services/village_status.py): exact when nothing approved in the subtree was observed at or after
-# the period's end, since each village's latest answer is then its latest before the end.
-FAST_LATEST_CTE = "\nWITH latest AS (\n  SELECT village_code,\n" + ",\n".join(
-    [f"    CASE WHEN {m}_at >= :window_start THEN CASE WHEN {m} THEN 1 ELSE 0 END END AS {m}" for m in BOOLEAN_METRICS]
-    + [f"    CASE WHEN tap_water_at >= :window_start THEN {c} END AS {c}"
-       for c in ("tap_households", "tap_households_with_tap")]
-) + "\n  FROM village_latest WHERE village_code >= :lo AND village_code < :hi\n)"
-FAST_ROLLUP_SQL = FAST_LATEST_CTE + ROLLUP_SQL[len(LATEST_CTE):]
+# Every active village of the subtree with its latest answers.
+VILLAGES = Statement(
+    "villages", with_ctes(RANKED_CTE, LATEST_CTE) + VILLAGES_SELECT,
+    ("window_start", "window_end", "lo", "hi", "true"))
 
 
 def subtree_bounds(code):
     return code, code[:-1] + chr(ord(code[-1]) + 1)
 
 
-def _params(query, sql):
+def query_values(query):
+    """Every value a rates statement binds, by parameter name."""
     lo, hi = subtree_bounds(query.division.code)
-    params = {"window_start": query.window_start, "window_end": query.period.end, "lo": lo, "hi": hi,
-              "kinds": list(query.counted_kinds), "prefix_length": CODE_LENGTH[query.level],
-              "level": query.level, "true": True}
-    return {k: v for k, v in params.items() if f":{k}" in sql}
+    return {"window_start": query.window_start, "window_end": query.period.end, "lo": lo, "hi": hi,
+            "kinds": list(query.counted_kinds), "prefix_length": CODE_LENGTH[query.level],
+            "level": query.level, "true": True}
 
 
-def _statement(sql):
-    binds = [bindparam(name, type_=UTCDateTime()) for name in ("window_start", "window_end") if f":{name}" in sql]
-    if ":kinds" in sql:
-        binds.append(bindparam("kinds", expanding=True))
-    return text(sql).bindparams(*binds)
+def _rows(statement, query):
+    return db.session.execute(statement.clause(), statement.values(query_values(query))).mappings().all()
 
 
 def nothing_approved_after(query):
@@ -313,19 +368,18 @@ def rollup_rows(query, maintained=None):
     maintained latest-answer table when that is exact for the period, else from the inspections."""
     if maintained is None:
         maintained = nothing_approved_after(query)
-    sql = FAST_ROLLUP_SQL if maintained else ROLLUP_SQL
-    return db.session.execute(_statement(sql), _params(query, sql)).mappings().all()
+    return _rows(MAINTAINED_ROLLUP if maintained else ROLLUP, query)
 
 
 def village_rows(query):
     """Every active village of the subtree with its latest approved answer per metric (one statement)."""
-    return db.session.execute(_statement(VILLAGES_SQL), _params(query, VILLAGES_SQL)).mappings().all()
+    return _rows(VILLAGES, query)
 
 
 # --- shaping the numbers --------------------------------------------------------------------
 
 COUNT_KEYS = ["population", "sewage_households_known", "sewage_households_met", "tap_households",
-              "tap_households_with_tap"] + [f"{m}_{s}" for m in BOOLEAN_METRICS for s in ("met", "not_met")]
+              "tap_households_with_tap"] + [f"{m}_{s}" for m in METRICS for s in ("met", "not_met")]
 
 
 def metric_block(metric, counts, target, target_source):
@@ -365,7 +419,7 @@ def _village_counts(raw, counted):
     if not counted:
         return counts
     counts["population"] = 1
-    for m in BOOLEAN_METRICS:
+    for m in METRICS:
         if raw[m] is not None:
             counts[f"{m}_met" if raw[m] else f"{m}_not_met"] = 1
     if raw["households"] is not None:

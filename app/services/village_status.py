@@ -6,31 +6,32 @@ reopening of an approved inspection, and a historical import. The rates read it 
 which nothing approved was observed (services/rates.py); tests prove it equal to the from-scratch
 statement.
 """
-from sqlalchemy import delete, text
+from sqlalchemy import delete
 
 from app.extensions import db
-from app.models import VillageLatest
-from app.services.rates import BOOLEAN_METRICS, LATEST_CTE, subtree_bounds
+from app.models import METRICS, VillageLatest
+from app.services.rates import LATEST_CTE, RANKED_ALL_TIME_CTE, Statement, subtree_bounds, with_ctes
 
 # Above this many villages one statement rewrites their code range instead of village by village.
 BULK_THRESHOLD = 200
-_ALL_TIME = "i.observed_at >= :window_start AND i.observed_at < :window_end\n    AND "
-_COLUMNS = [c for m in BOOLEAN_METRICS for c in (m, f"{m}_at", f"{m}_id")] + ["tap_households", "tap_households_with_tap"]
+_COLUMNS = [c for m in METRICS for c in (m, f"{m}_at", f"{m}_id")] + ["tap_households", "tap_households_with_tap"]
 _VALUES = [
-    (f"CASE WHEN l.{c} = 1 THEN TRUE WHEN l.{c} = 0 THEN FALSE END" if c in BOOLEAN_METRICS else f"l.{c}")
+    (f"CASE WHEN l.{c} = 1 THEN TRUE WHEN l.{c} = 0 THEN FALSE END" if c in METRICS else f"l.{c}")
     for c in _COLUMNS
 ]
-REFRESH_SQL = (
+# The rates' own latest answers (services/rates.py) over all time instead of a period's window.
+REFRESH = Statement(
+    "refresh_village_latest",
     f"INSERT INTO village_latest (village_code, {', '.join(_COLUMNS)})"
-    + LATEST_CTE.replace(_ALL_TIME, "")
-    + f"\nSELECT l.village_code, {', '.join(_VALUES)} FROM latest l"
-)
-assert _ALL_TIME in LATEST_CTE  # the refresh is the rates' own statement without the period window
+    + with_ctes(RANKED_ALL_TIME_CTE, LATEST_CTE)
+    + f"\nSELECT l.village_code, {', '.join(_VALUES)} FROM latest l",
+    ("lo", "hi"))
+REFRESH_SQL = REFRESH.sql  # migration 0002 fills the table with it
 
 
 def _refresh_range(lo, hi):
     db.session.execute(delete(VillageLatest).where(VillageLatest.village_code >= lo, VillageLatest.village_code < hi))
-    db.session.execute(text(REFRESH_SQL), {"lo": lo, "hi": hi})
+    db.session.execute(REFRESH.clause(), REFRESH.values({"lo": lo, "hi": hi}))
 
 
 def refresh_village_latest(village_codes=None):
