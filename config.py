@@ -76,6 +76,19 @@ class Config:
     WEBHOOK_RETRY_BASE_SECONDS = _int("WEBHOOK_RETRY_BASE_SECONDS", 60)
     WEBHOOK_CLAIM_SECONDS = _int("WEBHOOK_CLAIM_SECONDS", 120)
 
+    # OpenRosa: ODK Collect, KoboCollect, Enketo (README "ODK Collect, KoboCollect and Enketo").
+    # `wait`: an inspection whose photos have not all arrived (split upload) waits outside the
+    # review queue; `review`: it enters the queue at once with the photos_missing flag.
+    OPENROSA_MISSING_PHOTOS = os.environ.get("OPENROSA_MISSING_PHOTOS", "wait")
+    # Scopes with more villages get them as a villages.csv media file (searchable list) instead
+    # of choices inside the form.
+    OPENROSA_INLINE_VILLAGES_MAX = _int("OPENROSA_INLINE_VILLAGES_MAX", 60)
+    # Advertised to Collect (X-OpenRosa-Accept-Content-Length): it splits larger sends.
+    OPENROSA_ACCEPT_CONTENT_LENGTH = _int("OPENROSA_ACCEPT_CONTENT_LENGTH", 10_000_000)
+    # The public base of the server URLs given to phones (e.g. https://inspect.example.gov.cn);
+    # empty: the address the request came to (behind a proxy, see PROXY_FIX_HOPS).
+    OPENROSA_BASE_URL = os.environ.get("OPENROSA_BASE_URL", "")
+
     # OpenAPI (flask-smorest)
     API_TITLE = "Rural living-environment inspections"
     API_VERSION = "v1"

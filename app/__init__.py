@@ -75,6 +75,16 @@ def register_blueprints(app):
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(web)
+    register_openrosa(app)
+
+
+def register_openrosa(app):
+    """ODK Collect / KoboCollect / Enketo endpoints under /openrosa/key/<key>/ (outside the OpenAPI
+    document: they speak OpenRosa XML); the key is masked in the WSGI environ before any logging."""
+    from app.api.openrosa import bp, redact_device_keys
+
+    app.register_blueprint(bp)
+    app.wsgi_app = redact_device_keys(app.wsgi_app)
 
 
 def register_request_hooks(app):

@@ -1,4 +1,5 @@
 """One blueprint per resource, all under /api/v1."""
-from app.api import auth, divisions, health, inspections, photos, rates, reviews
+from app.api import auth, device_keys, divisions, health, inspections, photos, rates, reviews
 
-BLUEPRINTS = [health.blp, auth.blp, divisions.blp, photos.blp, inspections.blp, reviews.blp, rates.blp]
+BLUEPRINTS = [health.blp, auth.blp, divisions.blp, photos.blp, inspections.blp, reviews.blp, rates.blp,
+              device_keys.blp]

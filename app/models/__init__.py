@@ -9,6 +9,7 @@ from app.models.inspection import (
     InspectionPhoto,
     InspectionVersion,
 )
+from app.models.openrosa import DeviceKey, OpenRosaSubmission, XFormVersion
 from app.models.photo import Photo, PhotoUpload
 from app.models.review import DECISIONS, AuditEntry, Comment, Review, WebhookDelivery
 from app.models.target import DEFAULT_TARGETS, Target
@@ -17,7 +18,7 @@ from app.models.village_status import VillageLatest
 
 __all__ = [
     "ASPECTS", "CODE_LENGTH", "DECISIONS", "DEFAULT_TARGETS", "LEVELS", "METRICS", "ROLES", "STATUSES",
-    "VILLAGE_KINDS", "ApiToken", "AuditEntry", "Comment", "Division", "Inspection", "InspectionFlag",
-    "InspectionPhoto", "InspectionVersion", "LoginThrottle", "Photo", "PhotoUpload", "Review", "Target",
-    "User", "VillageLatest", "WebhookDelivery", "subtree",
+    "VILLAGE_KINDS", "ApiToken", "AuditEntry", "Comment", "DeviceKey", "Division", "Inspection", "InspectionFlag",
+    "InspectionPhoto", "InspectionVersion", "LoginThrottle", "OpenRosaSubmission", "Photo", "PhotoUpload", "Review", "Target",
+    "User", "VillageLatest", "WebhookDelivery", "XFormVersion", "subtree",
 ]

@@ -109,8 +109,9 @@ class InspectionFilterArgs(Schema):
     date_from = china_day(data_key="from", metadata={"description": "observed on or after (China date)"})
     date_to = china_day(data_key="to", metadata={"description": "observed on or before (China date)"})
     flag = flag_filter()
-    source = fields.String(validate=validate.OneOf(("app", "import")),
-                           metadata={"description": "app (phones) or import (historical records)"})
+    source = fields.String(validate=validate.OneOf(("app", "openrosa", "import")),
+                           metadata={"description": "app (phones, web client), openrosa (ODK Collect, KoboCollect, "
+                                                    "Enketo) or import (historical records)"})
 
 
 class InspectionListArgs(InspectionFilterArgs, PageArgs):

@@ -154,7 +154,7 @@ def compute_flags(inspection, lat, lon, photos):
             if any(not p.has_exif for _, p in photos) else None
         ),
     }
-    return [(code, found[code]) for code in FLAG_CODES if found[code] is not None]
+    return [(code, found[code]) for code in FLAG_CODES if found.get(code) is not None]  # OpenRosa codes: services/openrosa.py
 
 
 def apply_flags(inspection, lat, lon, photos):
