@@ -45,6 +45,18 @@ class Config:
     LOGIN_WINDOW_SECONDS = _int("LOGIN_WINDOW_SECONDS", 15 * 60)
     LOGIN_LOCKOUT_SECONDS = _int("LOGIN_LOCKOUT_SECONDS", 5 * 60)
 
+    # --- Hardening: login throttling, security headers, photo sweep -------------------------
+    # Login throttling (app/auth.py). Failures are counted per (account, client address): after
+    # LOGIN_MAX_FAILURES that pair is locked for LOGIN_LOCKOUT_SECONDS, and each further failure
+    # once the lock is over locks it for twice as long, up to LOGIN_LOCKOUT_MAX_SECONDS. Above
+    # LOGIN_ACCOUNT_MAX_FAILURES failures of one account from all addresses, that account gets one
+    # attempt every LOGIN_ACCOUNT_INTERVAL_SECONDS (429 with Retry-After in between): slowed, never
+    # locked. No address is throttled by itself. Counters quiet for LOGIN_WINDOW_SECONDS (after
+    # any lock) are forgotten.
+    LOGIN_LOCKOUT_MAX_SECONDS = _int("LOGIN_LOCKOUT_MAX_SECONDS", 60 * 60)
+    LOGIN_ACCOUNT_MAX_FAILURES = _int("LOGIN_ACCOUNT_MAX_FAILURES", 20)
+    LOGIN_ACCOUNT_INTERVAL_SECONDS = _int("LOGIN_ACCOUNT_INTERVAL_SECONDS", 5)
+
     # Photos
     MAX_PHOTO_BYTES = _int("MAX_PHOTO_BYTES", 15 * 1024 * 1024)
     MAX_PHOTO_PIXELS = _int("MAX_PHOTO_PIXELS", 60_000_000)

@@ -7,21 +7,27 @@ what a user may see within their scope is the access policy's (app/access.py).
 import functools
 import hashlib
 import hmac
+import ipaddress
+import math
 import secrets
 from datetime import datetime, timedelta, timezone
 from copy import deepcopy
 from functools import wraps
 
 from flask import current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.access import at_least
 from app.errors import Forbidden, RateLimited, Unauthorized
 from app.extensions import db
 from app.models import ApiToken, LoginThrottle, User
+from app.models.types import utcnow
 
 BEARER_DOC = [{"bearerAuth": []}]
+PRUNE_BATCH = 500
 
 
 # --- passwords and tokens -------------------------------------------------------------------
@@ -49,37 +55,134 @@ def revoke_token(row):
     row.revoked_at = datetime.now(timezone.utc)
 
 
+# --- login throttling -----------------------------------------------------------------------
+#
+# Two counters per attempt, both in the database (shared by every worker):
+#
+# - the pair (account, client address): LOGIN_MAX_FAILURES failures lock that pair for
+#   LOGIN_LOCKOUT_SECONDS; after a lock, each further failure locks it again for twice as long
+#   (up to LOGIN_LOCKOUT_MAX_SECONDS). The same account from another address is not affected, nor
+#   are other accounts behind the same address (a township office behind one NAT).
+# - the account, over all addresses: above LOGIN_ACCOUNT_MAX_FAILURES failures it gets one attempt
+#   every LOGIN_ACCOUNT_INTERVAL_SECONDS (a slot, claimed atomically before the password is
+#   checked; 429 with Retry-After in between). A guess spread over many addresses is slowed; the
+#   owner still gets in at the next free slot.
+#
+# Counters quiet for LOGIN_WINDOW_SECONDS after their last failure and any lock are forgotten.
+# No address is ever throttled by itself.
+
+def client_address():
+    """The client's address as the throttle keys it: the socket's peer, or, with PROXY_FIX_HOPS
+    trusted proxies, the address ProxyFix read from X-Forwarded-For that many hops from the right
+    (anything further left is the client's own claim and ignored). An IPv6 address stands for its
+    /64, which one host or site holds whole."""
+    address = request.remote_addr or "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _throttle_keys(username):
-    return [f"user:{username.lower()}", f"ip:{request.remote_addr or 'unknown'}"]
+    """(pair key, account key) of a login attempt."""
+    name = username.lower()
+    return f"pair:{name}|{client_address()}", f"account:{name}"
 
 
-def _check_throttle(keys, now):
-    rows = db.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
-    waits = [(r.locked_until - now).total_seconds() for r in rows if r.locked_until and r.locked_until > now]
-    if waits:
-        raise RateLimited(
-            "Too many failed logins; wait before trying again.",
-            message_zh="登录失败次数过多，请稍后再试。",
-            retry_after=max(1, int(max(waits)) + 1),
-        )
+def _wait_error(until, now):
+    return RateLimited(
+        "Too many failed logins; wait before trying again.",
+        message_zh="登录失败次数过多，请稍后再试。",
+        retry_after=max(1, math.ceil((until - now).total_seconds())),
+    )
 
 
-def _record_failure(keys, now):
+def _quiet(row, now, window):
+    """No failure and no lock for a window: the row's history is forgotten."""
+    return row.last_failure_at < now - window and (row.locked_until is None or row.locked_until < now - window)
+
+
+def _check_throttle(pair_key, account_key, now):
+    """Raise 429 while the pair is locked or the slowed account's next slot is taken; claims the
+    slot (committed) when the account is slowed and the slot is free."""
     cfg = current_app.config
     window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
-    for key in keys:
-        row = db.session.get(LoginThrottle, key)
-        if row is None:
-            row = LoginThrottle(key=key, failures=0, window_started_at=now)
-            db.session.add(row)
-        if now - row.window_started_at > window:
-            row.failures, row.window_started_at = 0, now
+    rows = {r.key: r for r in db.session.scalars(
+        select(LoginThrottle).where(LoginThrottle.key.in_([pair_key, account_key])))}
+    pair, account = rows.get(pair_key), rows.get(account_key)
+    if pair is not None and pair.locked_until is not None and pair.locked_until > now:
+        raise _wait_error(pair.locked_until, now)
+    if account is None or account.failures < cfg["LOGIN_ACCOUNT_MAX_FAILURES"] or _quiet(account, now, window):
+        return
+    slot = now + timedelta(seconds=cfg["LOGIN_ACCOUNT_INTERVAL_SECONDS"])
+    claimed = db.session.execute(
+        update(LoginThrottle)
+        .where(LoginThrottle.key == account_key,
+               or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now))
+        .values(locked_until=slot)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()  # the slot is taken whatever the password check says
+    if not claimed:
+        taken = db.session.scalar(select(LoginThrottle.locked_until).where(LoginThrottle.key == account_key))
+        raise _wait_error(taken or slot, now)
+
+
+def _lock_rows(keys, now):
+    """The throttle rows of `keys`, created when missing and locked (PostgreSQL: row locks, taken
+    in key order by an upsert, so concurrent failures neither lose counts nor deadlock; SQLite:
+    the writing transaction already holds the database's write lock)."""
+    keys = sorted(keys)
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = LoginThrottle.__table__
+    stmt = insert(table).values([{"key": k, "failures": 0, "lockouts": 0, "last_failure_at": now} for k in keys])
+    db.session.execute(stmt.on_conflict_do_update(index_elements=[table.c.key], set_={"failures": table.c.failures}))
+    rows = db.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))
+                              .execution_options(populate_existing=True)).all()
+    return {row.key: row for row in rows}
+
+
+def _prune(now, window, keep):
+    """Delete forgotten rows (a bounded batch per failure; PostgreSQL skips rows others hold)."""
+    stale = (select(LoginThrottle.key)
+             .where(LoginThrottle.last_failure_at < now - window,
+                    or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now - window),
+                    LoginThrottle.key.not_in(list(keep)))
+             .limit(PRUNE_BATCH))
+    if db.session.get_bind().dialect.name == "postgresql":
+        stale = stale.with_for_update(skip_locked=True)
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(stale.scalar_subquery()))
+                       .execution_options(synchronize_session=False))
+
+
+def _record_failure(pair_key, account_key, now):
+    cfg = current_app.config
+    window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
+    rows = _lock_rows((pair_key, account_key), now)
+    for row in rows.values():
+        if _quiet(row, now, window):
+            row.failures, row.lockouts, row.locked_until = 0, 0, None
         row.failures += 1
-        # per-address counters allow more failures: one office may share an address
-        limit = cfg["LOGIN_MAX_FAILURES"] * (1 if key.startswith("user:") else 4)
-        if row.failures >= limit:
-            row.locked_until = now + timedelta(seconds=cfg["LOGIN_LOCKOUT_SECONDS"])
-            row.failures = 0
+        row.last_failure_at = now
+    pair, account = rows[pair_key], rows[account_key]
+    unlocked = pair.locked_until is None or pair.locked_until <= now
+    if unlocked and (pair.lockouts > 0 or pair.failures >= cfg["LOGIN_MAX_FAILURES"]):
+        seconds = min(cfg["LOGIN_LOCKOUT_SECONDS"] * 2 ** min(pair.lockouts, 30), cfg["LOGIN_LOCKOUT_MAX_SECONDS"])
+        pair.locked_until = now + timedelta(seconds=seconds)
+        pair.lockouts += 1
+        pair.failures = 0
+    if account.failures >= cfg["LOGIN_ACCOUNT_MAX_FAILURES"]:
+        slot = now + timedelta(seconds=cfg["LOGIN_ACCOUNT_INTERVAL_SECONDS"])
+        if account.locked_until is None or account.locked_until < slot:
+            account.locked_until = slot
+    db.session.flush()
+    _prune(now, window, keep=rows)
     db.session.commit()  # the failure must count even though the request fails
 
 
@@ -90,18 +193,19 @@ def _dummy_hash():
 
 def login(username, password):
     """Check the credentials (throttled) and return (token, ApiToken)."""
-    now = datetime.now(timezone.utc)
-    keys = _throttle_keys(username)
-    _check_throttle(keys, now)
+    now = utcnow()
+    pair_key, account_key = _throttle_keys(username)
+    _check_throttle(pair_key, account_key, now)
     user = db.session.scalar(select(User).where(User.username == username))
     # an unknown name costs the same KDF work as a known one: timing does not reveal usernames
     stored = user.password_hash if user is not None else _dummy_hash()
-    if not check_password_hash(stored, password) or user is None or not user.active:
-        _record_failure(keys, now)
+    active = user is not None and user.active
+    db.session.commit()  # end the reading transaction: no database lock is held during the KDF
+    if not check_password_hash(stored, password) or not active:
+        _record_failure(pair_key, account_key, now)
         raise Unauthorized(code="invalid_credentials")
-    row = db.session.get(LoginThrottle, keys[0])
-    if row is not None:
-        db.session.delete(row)
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == pair_key)
+                       .execution_options(synchronize_session=False))
     return issue_token(user)
 
 

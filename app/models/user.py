@@ -47,11 +47,19 @@ class ApiToken(db.Model):
 
 
 class LoginThrottle(db.Model):
-    """Failed-login counters per key ('user:NAME' or 'ip:ADDR'); shared by every worker."""
+    """Failed-login state, shared by every worker (app/auth.py). Two kinds of key:
+
+    - `pair:NAME|ADDR`: one account from one client address. `failures` since the last lock;
+      `lockouts` so far (each doubles the next lock); `locked_until` the end of the current lock.
+    - `account:NAME`: one account from every address. `failures` since the account was last quiet;
+      above the ceiling, `locked_until` is when the next attempt's slot is free.
+
+    A row quiet for a window (no failure, no lock) is forgotten: reset, or deleted by the pruning."""
 
     __tablename__ = "login_throttle"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
