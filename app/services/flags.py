@@ -4,17 +4,20 @@ Each flag is stored once per code in `inspection_flags` with the facts that rais
 in metres, the photos concerned, the other inspections), and `Inspection.flag_count` is the
 number of flag codes raised. Thresholds come from the FLAG_* settings.
 """
+import json
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import cast, func, literal, select
+from sqlalchemy import case, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.orm import aliased
 
 from app import geo
+from app.access import visible_inspections
 from app.extensions import db
 from app.models import (
     CODE_LENGTH,
+    Division,
     Inspection,
     InspectionFlag,
     InspectionPhoto,
@@ -22,6 +25,7 @@ from app.models import (
     subtree,
 )
 from app.domain import FLAG_CODES
+from app.models.types import CHINA
 from app.services.divisions import village_point_distance
 
 NEAR_DUPLICATE_WINDOW = timedelta(days=730)
@@ -155,6 +159,101 @@ def compute_flags(inspection, lat, lon, photos):
         ),
     }
     return [(code, found[code]) for code in FLAG_CODES if found.get(code) is not None]  # OpenRosa codes: services/openrosa.py
+
+
+# --- reading: what a viewer may learn of other inspections -------------------------------------
+#
+# `photo_reused` facts are stored in full (the other inspections' ids and, for near duplicates,
+# their photo ids) and redacted on every read. A viewer sees another inspection's id, and the
+# photo id matched on it, only when that inspection is one they may open (access.visible_inspections);
+# otherwise the match is described: the other inspection's township name and observation day
+# (China time), no id, village or inspector.
+
+ELSEWHERE_TEXT = {
+    "other_township": ("an inspection in another township", "另一乡镇的巡查"),
+    "same_township": ("another inspection in this township", "本乡镇的另一次巡查"),
+    "unknown": ("another inspection", "另一次巡查"),
+}
+
+
+def _other_ids(facts):
+    ids = set(facts.get("other_inspection_ids") or ())
+    ids.update(p["other_inspection_id"] for p in facts.get("photos") or () if p.get("other_inspection_id") is not None)
+    return ids
+
+
+def _other_inspections(ids, viewer):
+    """{id: (visible to viewer, township code, township name, observation day)} in one statement."""
+    village, township = aliased(Division), aliased(Division)
+    visible = case((visible_inspections(viewer), 1), else_=0) if viewer is not None else literal(0)
+    rows = db.session.execute(
+        select(Inspection.id, Inspection.observed_at, village.parent_code, township.name, visible.label("visible"))
+        .join(village, village.code == Inspection.village_code)
+        .outerjoin(township, township.code == village.parent_code)
+        .where(Inspection.id.in_(sorted(ids)))
+    ).all()
+    return {r.id: (bool(r.visible), r.parent_code, r.name, r.observed_at.astimezone(CHINA).date().isoformat())
+            for r in rows}
+
+
+def _describe_elsewhere(other, own_township):
+    if other is None:
+        kind, township_name, observed_on = "unknown", None, None
+    else:
+        _, township_code, township_name, observed_on = other
+        kind = "same_township" if township_code == own_township else "other_township"
+    english, chinese = ELSEWHERE_TEXT[kind]
+    return {"township_name": township_name, "observed_on": observed_on,
+            "description": english, "description_zh": chinese}
+
+
+def _redact_reused(facts, others, own_township):
+    def visible(inspection_id):
+        return others.get(inspection_id, (False,))[0]
+
+    out = {k: v for k, v in facts.items() if k not in ("other_inspection_ids", "photos")}
+    out["other_inspection_ids"] = [i for i in facts.get("other_inspection_ids") or () if visible(i)]
+    hidden = [i for i in sorted(_other_ids(facts)) if not visible(i)]
+    photos = []
+    for photo in facts.get("photos") or ():
+        other = photo.get("other_inspection_id")
+        if other is None or visible(other):
+            photos.append(photo)
+        else:
+            kept = {k: v for k, v in photo.items() if k not in ("other_inspection_id", "other_photo_id")}
+            photos.append({**kept, "elsewhere": _describe_elsewhere(others.get(other), own_township)})
+    out["photos"] = photos
+    if hidden:
+        described = {json.dumps(d, sort_keys=True): d
+                     for d in (_describe_elsewhere(others.get(i), own_township) for i in hidden)}
+        out["elsewhere"] = [described[k] for k in sorted(described)]
+    return out
+
+
+def redact_flag_lists(viewer, entries):
+    """The flags of many inspections as `viewer` may read them, with one statement for all.
+
+    `entries`: [(the flagged inspection's village code, [{"code", "facts"}, ...]), ...]; returns
+    the flag lists in the same order, `photo_reused` facts redacted (see above), others as stored.
+    `viewer` None (no user) sees no other inspection."""
+    entries = [(village_code, list(flags)) for village_code, flags in entries]
+    ids = set()
+    for _, flags in entries:
+        for flag in flags:
+            if flag["code"] == "photo_reused":
+                ids |= _other_ids(flag["facts"] or {})
+    if not ids:
+        return [flags for _, flags in entries]
+    others = _other_inspections(ids, viewer)
+    township_length = CODE_LENGTH["township"]
+    return [[{"code": f["code"], "facts": _redact_reused(f["facts"] or {}, others, (village_code or "")[:township_length])}
+             if f["code"] == "photo_reused" else f for f in flags]
+            for village_code, flags in entries]
+
+
+def redact_flags(viewer, village_code, flags):
+    """One inspection's flags as `viewer` may read them (redact_flag_lists for one)."""
+    return redact_flag_lists(viewer, [(village_code, flags)])[0]
 
 
 def apply_flags(inspection, lat, lon, photos):

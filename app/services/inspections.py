@@ -9,7 +9,7 @@ import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
-from flask import current_app
+from flask import current_app, g
 from shapely.geometry import Point
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +34,7 @@ from app.models import (
 )
 from app.domain import PHOTO_REQUIRED, derive_metrics, metrics_of, photo_urls
 from app.services.audit import record_audit
-from app.services.flags import apply_flags
+from app.services.flags import apply_flags, redact_flag_lists, redact_flags
 from app.services.webhooks import queue_inspection_event
 
 # --- content and its hash -------------------------------------------------------------------
@@ -274,11 +274,16 @@ def _review_ref(review):
                                         "created_at": review.created_at}
 
 
-def describe_inspection(inspection, detail=True, review=...):
-    """The inspection as the API answers it (DESIGN §5.1 names). `review`: its latest review when
-    the caller loaded it already (lists load a page's reviews in one query)."""
+def describe_inspection(inspection, detail=True, review=..., viewer=None, flags=None):
+    """The inspection as the API answers it (DESIGN §5.1 names) to `viewer` (default: the request's
+    user). `review`: its latest review when the caller loaded it already (lists load a page's
+    reviews in one query); `flags`: its flags already redacted for the viewer (describe_inspections
+    redacts a page in one query), else they are redacted here (flags.redact_flags)."""
     if review is ...:
         review = latest_reviews([inspection.id]).get(inspection.id)
+    if flags is None:
+        flags = redact_flags(viewer or g.get("user"), inspection.village_code,
+                             [{"code": f.code, "facts": f.facts} for f in inspection.flags])
     point = inspection.location
     village = inspection.village
     body = {
@@ -291,7 +296,7 @@ def describe_inspection(inspection, detail=True, review=...):
             "lat": point.y, "lon": point.x, "accuracy_m": inspection.accuracy_m,
             "input": inspection.location_input or {}},
         "metrics": metrics_of(inspection),
-        "flags": [{"code": f.code, "facts": f.facts} for f in inspection.flags],
+        "flags": flags,
         "flag_count": inspection.flag_count,
         "latest_review": _review_ref(review),
     }
@@ -303,3 +308,13 @@ def describe_inspection(inspection, detail=True, review=...):
         body.update(answers=inspection.answers, photos=photos, photo_urls=urls, notes=inspection.notes,
                     source=inspection.source, created_at=inspection.created_at, updated_at=inspection.updated_at)
     return body
+
+
+def describe_inspections(inspections, viewer, detail=False):
+    """describe_inspection for a page of inspections: their latest reviews and their flags as
+    `viewer` may read them, one query each for the whole page."""
+    reviews = latest_reviews([i.id for i in inspections])
+    flags = redact_flag_lists(viewer, [(i.village_code, [{"code": f.code, "facts": f.facts} for f in i.flags])
+                                       for i in inspections])
+    return [describe_inspection(i, detail=detail, review=reviews.get(i.id), viewer=viewer, flags=f)
+            for i, f in zip(inspections, flags)]

@@ -2,7 +2,9 @@
 
 A page costs a fixed number of statements whatever its size: one for the counts, one for the
 page rows (village, township and inspector joined), then one each for the page's photos, flags
-and the villages' previous approved inspections (a window query), all keyed by the page's ids.
+and the villages' previous approved inspections (a window query), all keyed by the page's ids, and
+one more when a flag names other inspections (what the reviewer may learn of them:
+flags.redact_flag_lists).
 """
 import math
 
@@ -21,6 +23,7 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
+from app.services.flags import redact_flag_lists
 
 
 def _order(order):
@@ -123,6 +126,7 @@ def review_queue(user, order="oldest", page=1, per_page=50, township=None, **fil
     ids = [row.id for row in rows]
     photos = _photos_by_inspection(ids) if ids else {}
     flags = _flags_by_inspection(ids) if ids else {}
+    flags = dict(zip(ids, redact_flag_lists(user, [(row.village_code, flags.get(row.id, [])) for row in rows])))
     previous = previous_approved(ids) if ids else {}
     items = [{
         "id": row.id, "client_uuid": row.client_uuid, "version": row.version, "status": row.status,

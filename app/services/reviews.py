@@ -14,6 +14,7 @@ it either: the content is the same one that was reviewed, so the reviewers' view
 """
 from types import SimpleNamespace
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,6 +25,7 @@ from app.extensions import db
 from app.models import AuditEntry, Inspection, InspectionVersion, Review
 from app.models.types import utcnow
 from app.services.audit import record_audit
+from app.services.flags import redact_flag_lists
 from app.services.village_status import refresh_village_latest
 from app.services.webhooks import queue_inspection_event
 
@@ -210,6 +212,10 @@ def inspection_history(inspection_id, user):
     audit = db.session.scalars(select(AuditEntry).where(AuditEntry.object_type == "inspection",
                                                         AuditEntry.object_id == str(inspection.id))
                                .order_by(AuditEntry.at, AuditEntry.id)).all()
+    # each version's flags as this user may read them (flags.redact_flag_lists: one statement)
+    flags = redact_flag_lists(user, [(inspection.village_code, v.flags or []) for v in versions])
+    columns = sa_inspect(InspectionVersion).column_attrs
+    versions = [{**{c.key: getattr(v, c.key) for c in columns}, "flags": f} for v, f in zip(versions, flags)]
     return {"inspection": inspection, "versions": versions, "reviews": reviews, "audit": audit}
 
 
