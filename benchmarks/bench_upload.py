@@ -126,6 +126,7 @@ def bench_photos(app, headers, data, iterations):
 
 
 def bench_inspections(app, headers, count):
+    from app.domain import full_answers
     from app.extensions import db
     from app.models import Division
 
@@ -143,13 +144,7 @@ def bench_inspections(app, headers, count):
     # each inspection has its own three photos (uploaded before timing), as in the field
     photo_sets = [{aspect: [photo_id(f"{n}-{aspect}")] for aspect in ("garbage", "sewage", "cleanliness")}
                   for n in range(count)]
-    answers = {
-        "garbage": {"collection_points": True, "collected_on_schedule": True, "transfer_working": True,
-                    "no_informal_dumping": True},
-        "sewage": {"mode": "village_plant", "households_covered": 120},
-        "cleanliness": {"no_garbage_piles": True, "ponds_ditches_clean": True, "manure_handled": True,
-                        "public_spaces_orderly": True},
-    }
+    answers = full_answers()  # tap water too: a household count, no photo
     bodies = [{
         "client_uuid": str(uuid.uuid4()), "village": "230382100200",
         "observed_at": datetime.now(timezone.utc).isoformat(),

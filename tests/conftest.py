@@ -4,22 +4,22 @@ PostgreSQL comes from TEST_DATABASE_URL (a server where a fresh database is crea
 throwaway cluster started here. Each engine's schema is built by the Alembic migrations, and the
 real Jixi division tree with its synthetic boundaries is loaded once per engine; after each test
 every other table is emptied. `TEST_ENGINES=sqlite` (or `postgresql`) limits a run to one engine.
+
+Fixtures only: the helpers the tests share are in tests/factories.py and tests/photos.py.
 """
 import os
 import secrets
-from pathlib import Path
 
 import flask_migrate
 import psycopg
 import pytest
-from sqlalchemy import delete, text
+from sqlalchemy import delete
 
-from app import create_app
 from app.extensions import db
 from tests import factories
+# re-exported: tests/e2e imports sql from here
+from tests.factories import ENGINES, make_app, seed_divisions, sql  # noqa: F401
 
-DATA = Path(__file__).parent / "data"
-ENGINES = [e.strip() for e in os.environ.get("TEST_ENGINES", "sqlite,postgresql").split(",") if e.strip()]
 KEEP_TABLES = {"divisions"}
 
 
@@ -51,18 +51,6 @@ def postgres_url(postgres_server):
     yield url
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def make_app(url, photo_root, **overrides):
-    return create_app("testing", DATABASE_URL=url, PHOTO_ROOT=str(photo_root), **overrides)
-
-
-def seed_divisions(app):
-    from app.services.demo import load_jixi_divisions
-
-    with app.app_context():
-        load_jixi_divisions()
-        db.session.commit()
 
 
 @pytest.fixture(scope="session", params=ENGINES)
@@ -141,9 +129,3 @@ def bureau(make_user):
 @pytest.fixture
 def admin(make_user):
     return make_user("admin", "2303")
-
-
-def sql(app, statement, **params):
-    """Run raw SQL in the app's database (for assertions); returns all rows."""
-    with app.app_context():
-        return db.session.execute(text(statement), params).all()

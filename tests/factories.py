@@ -1,14 +1,96 @@
-"""Test data made through the app's own services, returned as plain values (no live ORM objects)."""
+"""What the tests share: the app and raw SQL on its database, users and inspections made through
+the app's own services (returned as plain values, no live ORM objects), submissions as a phone
+sends them (on-site photos with EXIF), and the refusal every authorisation test checks.
+
+Image bytes and the upload request are in tests/photos.py. Test modules import from here and from
+there, never from each other or from conftest (which holds the fixtures only).
+"""
 import functools
 import itertools
+import os
+import uuid
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
+from sqlalchemy import func, select, text, update
+
+from app import create_app
 from app.auth import issue_token
+from app.domain import full_answers
 from app.extensions import db
-from app.models import User
+from app.models import Division, Inspection, User
+from app.models.types import CHINA
+from tests.photos import jpeg_bytes, make_exif, upload
 
 _counter = itertools.count(1)
 DEFAULT_PASSWORD = "correct-horse-9"
+# the engines every `app` test runs on; TEST_ENGINES=sqlite (or postgresql) limits a run to one
+ENGINES = [e.strip() for e in os.environ.get("TEST_ENGINES", "sqlite,postgresql").split(",") if e.strip()]
+
+VILLAGE = "230382100200"          # 长青村委会, 密山镇 (密山市)
+OTHER_VILLAGE = "230382100201"    # 双胜村委会, 密山镇
+FOREIGN_VILLAGE = "230382101200"  # 沙岗村委会, 连珠山镇 (another township of the same county)
+TOWNSHIP = "230382100"            # 密山镇
+OTHER_TOWNSHIP = "230382101"      # 连珠山镇
+
+# full_answers() (app.domain) is every aspect answered so that every metric is met
+GARBAGE_ONLY = {"garbage": full_answers()["garbage"]}
+PHOTO_ASPECTS = ("garbage", "sewage", "cleanliness")
+
+
+# --- the app and its database -------------------------------------------------------------------
+
+def make_app(url, photo_root, **overrides):
+    """An app on the testing configuration with its own database URL and photo root."""
+    return create_app("testing", DATABASE_URL=url, PHOTO_ROOT=str(photo_root), **overrides)
+
+
+def seed_divisions(app):
+    """Jixi's real division tree with its synthetic boundaries, as the demo loads it."""
+    from app.services.demo import load_jixi_divisions
+
+    with app.app_context():
+        load_jixi_divisions()
+        db.session.commit()
+
+
+def sql(app, statement, **params):
+    """Run raw SQL in the app's database (for assertions); returns all rows."""
+    with app.app_context():
+        return db.session.execute(text(statement), params).all()
+
+
+def count(app, model, *where):
+    """Rows of `model` matching `where`."""
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def set_status(app, inspection_id, status):
+    """Put an inspection in `status` directly (no review, no audit)."""
+    with app.app_context():
+        db.session.execute(update(Inspection).where(Inspection.id == inspection_id).values(status=status))
+        db.session.commit()
+
+
+# --- refusals -----------------------------------------------------------------------------------
+
+REFUSAL_CODES = {403: "forbidden", 404: "not_found"}
+
+
+def refused(response, status, details=None):
+    """Assert that `response` is a refusal (403 forbidden: the role may not; 404 not_found: out of
+    scope or unknown, indistinguishable) in the one error shape and that it tells nothing more:
+    no fields, and no details unless `details` (what the request itself named) is given, exactly.
+    Returns the error."""
+    body = response.get_json()
+    assert response.status_code == status, body
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert (error["status"], error["code"]) == (status, REFUSAL_CODES[status]), error
+    assert not set(error) - {"status", "code", "message", "message_zh", "details"}, error
+    assert error.get("details") == details, error
+    return error
 
 
 @functools.lru_cache(maxsize=8)
@@ -48,12 +130,7 @@ def create_inspection(app, village="230382100200", inspector_id=None, status="su
     Optional: `submitted_at`; `flags` = [(code, facts), ...] (sets flag_count); `photos` = aspects,
     e.g. ["garbage", "sewage"]: one stored Photo row (no bytes) linked per aspect.
     Returns .id .client_uuid .village_code .status .version .observed_at .photo_ids"""
-    import uuid
-    from datetime import datetime, timezone
-
     from shapely.geometry import Point
-
-    from app.models import Division, Inspection
 
     observed_at = observed_at or datetime.now(timezone.utc)
     with app.app_context():
@@ -97,3 +174,59 @@ def _attach_flags_and_photos(inspection, flags, aspects):
         inspection.photo_links.append(InspectionPhoto(photo=photo, aspect=aspect, position=position))
         photo_ids.append(photo.id)
     return photo_ids
+
+
+# --- submissions as a phone sends them ----------------------------------------------------------
+
+def village_point(app, code=VILLAGE):
+    """(lat, lon) of the village's point, inside its (synthetic) boundary."""
+    with app.app_context():
+        p = db.session.get(Division, code).point
+        return p.y, p.x
+
+
+def china_exif_time(moment):
+    """`moment` as a phone's EXIF clock writes it (China time, no zone)."""
+    return moment.astimezone(CHINA).strftime("%Y:%m:%d %H:%M:%S")
+
+
+def field_photo(client, user, seed, lat=None, lon=None, taken=None, exif=True):
+    """Upload a photo as a phone takes it on site: EXIF time (China clock) and GPS; returns its id."""
+    taken = taken or datetime.now(timezone.utc)
+    data = jpeg_bytes(seed, exif=make_exif(china_exif_time(taken), lat, lon) if exif else None)
+    r = upload(client, user, data)
+    assert r.status_code in (200, 201), r.get_json()
+    return r.get_json()["id"]
+
+
+def on_site_photos(client, user, seed=100, village=VILLAGE, aspects=PHOTO_ASPECTS, taken=None):
+    """One on-site photo per aspect, uploaded by `user`: {aspect: [photo id]}."""
+    lat, lon = village_point(client.application, village)
+    return {aspect: [field_photo(client, user, seed + n, lat, lon, taken)] for n, aspect in enumerate(aspects)}
+
+
+def submission(app, photos, village=VILLAGE, answers=None, lat=None, lon=None, **overrides):
+    """A complete POST /api/v1/inspections body at the village's point (answers: the photographed
+    aspects of full_answers() unless given)."""
+    if lat is None:
+        lat, lon = village_point(app, village)
+    full = full_answers()
+    body = {
+        "client_uuid": str(uuid.uuid4()), "village": village,
+        "observed_at": datetime.now(CHINA).replace(microsecond=0).isoformat(),
+        "location": {"lat": lat, "lon": lon, "accuracy_m": 8, "crs": "wgs84"},
+        "answers": answers if answers is not None else {k: full[k] for k in PHOTO_ASPECTS},
+        "photos": photos, "notes": "all fine",
+    }
+    body.update(overrides)
+    return body
+
+
+def submit(client, user, body):
+    return client.post("/api/v1/inspections", headers=user.headers, json=body)
+
+
+def flags_of(response):
+    """{code: facts} of a created or resubmitted inspection's flags."""
+    assert response.status_code in (200, 201), response.get_json()
+    return {f["code"]: f["facts"] for f in response.get_json()["flags"]}

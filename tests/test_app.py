@@ -4,7 +4,7 @@ import io
 import pytest
 
 from app import create_app
-from tests.conftest import make_app
+from tests.factories import make_app
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 """A short comment thread on an inspection between its inspector and the reviewers, scoped."""
 import pytest
 
-from tests.conftest import sql
-from tests.factories import create_inspection
+from tests.factories import create_inspection, refused, sql
 
 
 def post(client, user, inspection_id, body):
@@ -30,16 +29,19 @@ def test_inspector_and_reviewer_share_a_thread(app, client, inspector, reviewer,
 def test_another_inspector_cannot_read_or_write(app, client, inspector, make_user):
     made = create_inspection(app, inspector_id=inspector.id)
     colleague = make_user("inspector", "230382100")
-    assert thread(client, colleague, made.id).status_code == 404
-    assert post(client, colleague, made.id, "hello").status_code == 404
+    refused(thread(client, colleague, made.id), 404)
+    refused(post(client, colleague, made.id, "hello"), 404)
     assert sql(app, "SELECT count(*) FROM inspection_comments")[0][0] == 0
+    assert sql(app, "SELECT count(*) FROM audit_log")[0][0] == 0
 
 
 def test_a_reviewer_out_of_scope_gets_404(app, client, make_user):
     made = create_inspection(app)
     outsider = make_user("reviewer", "230382101")
-    assert thread(client, outsider, made.id).status_code == 404
-    assert post(client, outsider, made.id, "hello").status_code == 404
+    refused(thread(client, outsider, made.id), 404)
+    refused(post(client, outsider, made.id, "hello"), 404)
+    assert sql(app, "SELECT count(*) FROM inspection_comments")[0][0] == 0
+    assert sql(app, "SELECT count(*) FROM audit_log")[0][0] == 0
 
 
 @pytest.mark.parametrize("body", ["", "   ", "x" * 2001])

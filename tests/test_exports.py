@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 from shapely.geometry import shape
 
-from tests.factories import create_inspection
+from tests.factories import create_inspection, refused
 
 CN = timezone(timedelta(hours=8))
 PARAMS = {"division": "230382", "period": "2026-Q3", "level": "township"}
@@ -127,7 +127,7 @@ def test_village_geojson_carries_status_and_inspection(client, bureau, history):
 def test_rates_export_is_scoped(client, make_user, history):
     county = make_user("bureau", "230381")
     response = client.get("/api/v1/rates/export", query_string={**PARAMS, "format": "csv"}, headers=county.headers)
-    assert response.status_code == 404
+    refused(response, 404)
 
 
 INSPECTIONS = "/api/v1/inspections/export"

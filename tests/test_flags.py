@@ -7,25 +7,19 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import Division, Inspection, InspectionFlag
-from tests.test_inspections import (
+from tests.factories import (
     CHINA,
-    FULL_ANSWERS,
+    GARBAGE_ONLY,
     VILLAGE,
     china_exif_time,
     field_photo,
+    flags_of,
     set_status,
     submission,
     submit,
     village_point,
 )
-from tests.test_photos import jpeg_bytes, make_exif, pattern_image, upload
-
-GARBAGE_ONLY = {"garbage": FULL_ANSWERS["garbage"]}
-
-
-def flags_of(response):
-    assert response.status_code in (200, 201), response.get_json()
-    return {f["code"]: f["facts"] for f in response.get_json()["flags"]}
+from tests.photos import jpeg_bytes, make_exif, pattern_image, upload
 
 
 def submit_garbage(client, user, photo_id, **overrides):

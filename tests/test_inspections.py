@@ -3,94 +3,37 @@ listing, detail and resubmission after a return."""
 import io
 import json
 import threading
-import uuid
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 
 from app import geo
 from app.extensions import db
 from app.models import (
     AuditEntry,
-    Division,
     Inspection,
     InspectionPhoto,
     InspectionVersion,
     Review,
 )
-from tests.test_photos import jpeg_bytes, make_exif, upload
-
-CHINA = ZoneInfo("Asia/Shanghai")
-VILLAGE = "230382100200"        # 长青村委会, 密山镇
-OTHER_VILLAGE = "230382100201"  # 双胜村委会, 密山镇
-FOREIGN_VILLAGE = "230382101200"  # a village of 连珠山镇 (another township)
-
-FULL_ANSWERS = {
-    "garbage": {"collection_points": True, "collected_on_schedule": True, "transfer_working": True,
-                "no_informal_dumping": True},
-    "sewage": {"mode": "village_plant", "households_covered": 120},
-    "cleanliness": {"no_garbage_piles": True, "ponds_ditches_clean": True, "manure_handled": True,
-                    "public_spaces_orderly": True},
-    "tap_water": {"households": 130, "households_with_tap": 128},
-}
-
-
-# --- helpers (the flag tests use them too) ------------------------------------------------------
-
-def village_point(app, code=VILLAGE):
-    """(lat, lon) of the village's point, inside its (synthetic) boundary."""
-    with app.app_context():
-        p = db.session.get(Division, code).point
-        return p.y, p.x
-
-
-def china_exif_time(moment):
-    return moment.astimezone(CHINA).strftime("%Y:%m:%d %H:%M:%S")
-
-
-def field_photo(client, user, seed, lat=None, lon=None, taken=None, exif=True):
-    """Upload a photo as a phone takes it on site: EXIF time (China clock) and GPS; returns its id."""
-    taken = taken or datetime.now(timezone.utc)
-    data = jpeg_bytes(seed, exif=make_exif(china_exif_time(taken), lat, lon) if exif else None)
-    r = upload(client, user, data)
-    assert r.status_code in (200, 201), r.get_json()
-    return r.get_json()["id"]
-
-
-def submission(app, photos, village=VILLAGE, answers=None, lat=None, lon=None, **overrides):
-    if lat is None:
-        lat, lon = village_point(app, village)
-    body = {
-        "client_uuid": str(uuid.uuid4()), "village": village,
-        "observed_at": datetime.now(CHINA).replace(microsecond=0).isoformat(),
-        "location": {"lat": lat, "lon": lon, "accuracy_m": 8, "crs": "wgs84"},
-        "answers": answers if answers is not None else {k: FULL_ANSWERS[k] for k in ("garbage", "sewage", "cleanliness")},
-        "photos": photos, "notes": "all fine",
-    }
-    body.update(overrides)
-    return body
-
-
-def on_site_photos(client, user, seed=100, village=VILLAGE, aspects=("garbage", "sewage", "cleanliness"), taken=None):
-    lat, lon = village_point(client.application, village)
-    return {aspect: [field_photo(client, user, seed + n, lat, lon, taken)] for n, aspect in enumerate(aspects)}
-
-
-def submit(client, user, body):
-    return client.post("/api/v1/inspections", headers=user.headers, json=body)
-
-
-def count(app, model, *where):
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def set_status(app, inspection_id, status):
-    with app.app_context():
-        db.session.execute(update(Inspection).where(Inspection.id == inspection_id).values(status=status))
-        db.session.commit()
+from tests.factories import (
+    CHINA,
+    FOREIGN_VILLAGE,
+    OTHER_VILLAGE,
+    VILLAGE,
+    china_exif_time,
+    count,
+    field_photo,
+    full_answers,
+    on_site_photos,
+    refused,
+    set_status,
+    submission,
+    submit,
+    village_point,
+)
+from tests.photos import jpeg_bytes, make_exif
 
 
 @pytest.fixture
@@ -126,9 +69,9 @@ def test_create_records_a_version_and_an_audit_entry(client, inspector, on_site)
 
 def test_metrics_follow_the_checklist(client, inspector):
     answers = {
-        "garbage": {**FULL_ANSWERS["garbage"], "transfer_working": False},
+        "garbage": {**full_answers()["garbage"], "transfer_working": False},
         "sewage": {"mode": "none"},
-        "cleanliness": FULL_ANSWERS["cleanliness"],
+        "cleanliness": full_answers()["cleanliness"],
         "tap_water": {"households": 100, "households_with_tap": 97},
     }
     body = submission(client.application, on_site_photos(client, inspector), answers=answers)
@@ -142,7 +85,7 @@ def test_metrics_follow_the_checklist(client, inspector):
 
 def test_tap_water_needs_no_photo_and_counts_households(client, inspector):
     body = submission(client.application, on_site_photos(client, inspector, aspects=("garbage",)),
-                      answers={"garbage": FULL_ANSWERS["garbage"], "tap_water": FULL_ANSWERS["tap_water"]})
+                      answers={"garbage": full_answers()["garbage"], "tap_water": full_answers()["tap_water"]})
     r = submit(client, inspector, body)
     assert r.status_code == 201 and r.get_json()["metrics"]["tap_water"] is True
 
@@ -150,7 +93,7 @@ def test_tap_water_needs_no_photo_and_counts_households(client, inspector):
 def test_multipart_create_with_photo_parts(client, inspector):
     lat, lon = village_point(client.application)
     now = datetime.now(timezone.utc)
-    body = submission(client.application, {}, answers={"garbage": FULL_ANSWERS["garbage"]})
+    body = submission(client.application, {}, answers={"garbage": full_answers()["garbage"]})
     photo = jpeg_bytes(300, exif=make_exif(china_exif_time(now), lat, lon))
 
     def send():
@@ -224,11 +167,14 @@ def test_concurrent_identical_retries_create_one_row(client, inspector, on_site)
 def test_village_of_another_township_is_404(client, inspector):
     body = submission(client.application, on_site_photos(client, inspector), village=FOREIGN_VILLAGE)
     r = submit(client, inspector, body)
-    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+    refused(r, 404, details={"village": FOREIGN_VILLAGE})  # only what was sent
+    assert count(client.application, Inspection) == 0
 
 
 def test_unknown_village_is_404(client, inspector, on_site):
-    assert submit(client, inspector, {**on_site, "village": "230382100999"}).status_code == 404
+    r = submit(client, inspector, {**on_site, "village": "230382100999"})
+    refused(r, 404, details={"village": "230382100999"})  # as for a village out of scope
+    assert count(client.application, Inspection) == 0
 
 
 def test_coordinates_out_of_range_are_422(client, inspector, on_site):
@@ -296,7 +242,9 @@ def test_no_answers_is_422(client, inspector, on_site):
 
 
 def test_reviewer_cannot_submit(client, reviewer, inspector, on_site):
-    assert submit(client, reviewer, on_site).status_code == 403
+    refused(submit(client, reviewer, on_site), 403)
+    assert count(client.application, Inspection) == 0
+    assert count(client.application, AuditEntry) == 0
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -317,14 +265,14 @@ def test_inspection_of_another_township_is_404_for_inspector_and_reviewer(client
     for role in ("inspector", "reviewer"):
         outsider = make_user(role, "230382101")
         r = client.get(f"/api/v1/inspections/{inspection_id}", headers=outsider.headers)
-        assert r.status_code == 404
+        refused(r, 404)
 
 
 def test_inspectors_see_only_their_own(client, inspector, reviewer, make_user, on_site):
     mine = submit(client, inspector, on_site).get_json()["id"]
     colleague = make_user("inspector", "230382100")
     theirs = submit(client, colleague, submission(client.application, on_site_photos(client, colleague, 600))).get_json()["id"]
-    assert client.get(f"/api/v1/inspections/{theirs}", headers=inspector.headers).status_code == 404
+    refused(client.get(f"/api/v1/inspections/{theirs}", headers=inspector.headers), 404)
     own_list = client.get("/api/v1/inspections", headers=inspector.headers).get_json()
     assert [i["id"] for i in own_list["items"]] == [mine]
     review_list = client.get("/api/v1/inspections", headers=reviewer.headers).get_json()
@@ -337,7 +285,7 @@ def test_photos_on_an_inspection_are_visible_in_scope_only(client, inspector, re
     assert client.get(f"/api/v1/photos/{photo_id}/thumb", headers=reviewer.headers).status_code == 200
     assert client.get(f"/api/v1/photos/{photo_id}/original", headers=reviewer.headers).status_code == 200
     outsider = make_user("reviewer", "230382101")
-    assert client.get(f"/api/v1/photos/{photo_id}/thumb", headers=outsider.headers).status_code == 404
+    refused(client.get(f"/api/v1/photos/{photo_id}/thumb", headers=outsider.headers), 404)
 
 
 def test_list_filters_and_stable_pages(client, inspector, reviewer):
@@ -375,7 +323,7 @@ def test_checklist_is_served(client, inspector):
     aspects = {a["aspect"]: a for a in body["aspects"]}
     assert set(aspects) == {"garbage", "sewage", "cleanliness", "tap_water"}
     assert aspects["sewage"]["met"]["rule"] == "one_of" and "none" not in aspects["sewage"]["met"]["values"]
-    assert [i["key"] for i in aspects["garbage"]["items"]] == list(FULL_ANSWERS["garbage"])
+    assert [i["key"] for i in aspects["garbage"]["items"]] == list(full_answers()["garbage"])
 
 
 # --- resubmission after a return ------------------------------------------------------------
@@ -436,8 +384,12 @@ def test_only_the_owner_may_resubmit(client, inspector, reviewer, make_user, on_
     set_status(client.application, inspection_id, "returned")
     url = f"/api/v1/inspections/{inspection_id}"
     colleague = make_user("inspector", "230382100")
-    assert client.put(url, headers=colleague.headers, json=resubmission(on_site, 1)).status_code == 404
-    assert client.put(url, headers=reviewer.headers, json=resubmission(on_site, 1)).status_code == 403
+    refused(client.put(url, headers=colleague.headers, json=resubmission(on_site, 1, notes="mine now")), 404)
+    refused(client.put(url, headers=reviewer.headers, json=resubmission(on_site, 1, notes="mine now")), 403)
+    unchanged = client.get(url, headers=inspector.headers).get_json()
+    assert (unchanged["status"], unchanged["version"], unchanged["notes"]) == ("returned", 1, "all fine")
+    assert count(client.application, InspectionVersion, InspectionVersion.inspection_id == inspection_id) == 1
+    assert count(client.application, AuditEntry, AuditEntry.action == "inspection.resubmitted") == 0
 
 
 def test_retry_of_the_original_create_after_a_resubmit_still_answers_200(client, inspector, on_site):
@@ -454,8 +406,8 @@ def test_a_colleague_inspector_cannot_see_or_reuse_my_photos(client, inspector, 
     assert submit(client, inspector, submission(client.application, photos)).status_code == 201
     colleague = make_user("inspector", "230382100")  # same township, not the author
     photo_id = photos["garbage"][0]
-    assert client.get(f"/api/v1/photos/{photo_id}", headers=colleague.headers).status_code == 404
-    assert client.get(f"/api/v1/photos/{photo_id}/thumb", headers=colleague.headers).status_code == 404
+    refused(client.get(f"/api/v1/photos/{photo_id}", headers=colleague.headers), 404)
+    refused(client.get(f"/api/v1/photos/{photo_id}/thumb", headers=colleague.headers), 404)
     r = submit(client, colleague, submission(client.application, photos))
     assert r.status_code == 422 and "photos.garbage.0" in r.json["error"]["fields"]
 

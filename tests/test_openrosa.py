@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from app.domain import full_answers
-from tests.conftest import sql
+from tests.factories import sql
 from tests.openrosa_collect import (
     REAL_PHOTOS,
     download_form,

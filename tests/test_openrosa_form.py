@@ -9,7 +9,7 @@ from PIL import Image
 
 from app.domain import CHECKLIST, full_answers
 from app.services.device_keys import decode_settings_qr_text, settings_qr_text
-from tests.conftest import sql
+from tests.factories import sql
 from tests.openrosa_collect import (
     COLLECT_HEADERS,
     MANIFEST_NS,

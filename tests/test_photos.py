@@ -1,6 +1,5 @@
 """Photo upload: sniffing, limits, EXIF facts of real-world files, variants, serving, scope."""
 import io
-import random
 import struct
 import zlib
 
@@ -11,60 +10,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Photo, PhotoUpload
 from app.storage import get_store, photo_key
-from tests.conftest import DATA
-
-PHOTOS = DATA / "photos"
-
-
-# --- helpers used by the inspection and flag tests too -------------------------------------------
-
-def pattern_image(seed, size=(256, 192)):
-    """A blocky random picture: different seeds give perceptually different images."""
-    rng = random.Random(seed)
-    small = Image.frombytes("RGB", (8, 6), rng.randbytes(8 * 6 * 3))
-    return small.resize(size, Image.Resampling.NEAREST)
-
-
-def jpeg_bytes(seed=1, size=(256, 192), exif=None, quality=90):
-    out = io.BytesIO()
-    image = pattern_image(seed, size)
-    if exif is None:
-        image.save(out, "JPEG", quality=quality)
-    else:
-        image.save(out, "JPEG", quality=quality, exif=exif)
-    return out.getvalue()
-
-
-def make_exif(taken_local=None, lat=None, lon=None, offset=None, make="TestMake", model="TestPhone"):
-    """EXIF written with Pillow's Exif API: capture time (as written on the phone), GPS, device."""
-    exif = Image.Exif()
-    exif[0x010F], exif[0x0110] = make, model
-    if taken_local:
-        exif.get_ifd(0x8769)[0x9003] = taken_local
-        if offset:
-            exif.get_ifd(0x8769)[0x9011] = offset
-    if lat is not None:
-        gps = exif.get_ifd(0x8825)
-        gps[1], gps[3] = ("N" if lat >= 0 else "S"), ("E" if lon >= 0 else "W")
-        gps[2] = _dms(abs(lat))
-        gps[4] = _dms(abs(lon))
-    return exif
-
-
-def _dms(value):
-    degrees = int(value)
-    minutes = int((value - degrees) * 60)
-    seconds = round((value - degrees - minutes / 60) * 3600, 4)
-    return (float(degrees), float(minutes), seconds)
-
-
-def upload(client, user, data, name="photo.jpg", content_type="image/jpeg"):
-    return client.post("/api/v1/photos", headers=user.headers,
-                       data={"file": (io.BytesIO(data), name, content_type)}, content_type="multipart/form-data")
-
-
-def real(name):
-    return (PHOTOS / name).read_bytes()
+from tests.factories import refused
+from tests.photos import PHOTOS, jpeg_bytes, make_exif, pattern_image, real_photo, upload
 
 
 def image_of(response):
@@ -74,7 +21,7 @@ def image_of(response):
 # --- EXIF of the real files -----------------------------------------------------------------
 
 def test_phone_photo_gives_gps_device_and_china_time(client, inspector):
-    r = upload(client, inspector, real("gps_htc_desire.jpg"))
+    r = upload(client, inspector, real_photo("gps_htc_desire.jpg"))
     assert r.status_code == 201
     body = r.get_json()
     assert (body["width"], body["height"], body["content_type"]) == (776, 909, "image/jpeg")
@@ -87,14 +34,14 @@ def test_phone_photo_gives_gps_device_and_china_time(client, inspector):
 
 
 def test_gps_block_at_zero_zero_is_dropped(client, inspector):
-    exif = upload(client, inspector, real("gps_zero_samsung_gt-i9000_orient6.jpg")).get_json()["exif"]
+    exif = upload(client, inspector, real_photo("gps_zero_samsung_gt-i9000_orient6.jpg")).get_json()["exif"]
     assert exif["lat"] is None and exif["lon"] is None and exif["altitude"] is None
     assert any("0,0" in reason for reason in exif["dropped"])
     assert exif["make"] == "SAMSUNG" and exif["orientation"] == 6
 
 
 def test_nan_rational_in_gps_is_dropped_but_the_rest_kept(client, inspector):
-    r = upload(client, inspector, real("gps_malformed_nan_nikon_d5000.jpg"))
+    r = upload(client, inspector, real_photo("gps_malformed_nan_nikon_d5000.jpg"))
     assert r.status_code == 201
     exif = r.get_json()["exif"]
     assert exif["lat"] is None and exif["lon"] is None
@@ -103,14 +50,14 @@ def test_nan_rational_in_gps_is_dropped_but_the_rest_kept(client, inspector):
 
 
 def test_empty_gps_ifd_gives_no_position(client, inspector):
-    r = upload(client, inspector, real("nogps_empty_gps_ifd_xiaomi_redmi_note9s.jpg"))
+    r = upload(client, inspector, real_photo("nogps_empty_gps_ifd_xiaomi_redmi_note9s.jpg"))
     assert r.status_code == 201
     body = r.get_json()
     assert body["exif"]["lat"] is None and body["has_exif"] is True and body["exif"]["make"] == "Xiaomi"
 
 
 def test_one_pixel_image_is_accepted_with_its_gps(client, inspector):
-    body = upload(client, inspector, real("gps_apple_iphone_xr_issue508.jpg")).get_json()
+    body = upload(client, inspector, real_photo("gps_apple_iphone_xr_issue508.jpg")).get_json()
     assert (body["width"], body["height"]) == (1, 1)
     assert body["exif"]["lat"] == pytest.approx(43.859469, abs=1e-5)
     assert body["exif"]["gps_accuracy_m"] == pytest.approx(4.79, abs=0.01)
@@ -120,7 +67,7 @@ def test_one_pixel_image_is_accepted_with_its_gps(client, inspector):
 
 @pytest.mark.parametrize("name", sorted(p.name for p in PHOTOS.glob("*.jpg")))
 def test_every_real_photo_uploads_and_has_variants(client, inspector, name):
-    r = upload(client, inspector, real(name))
+    r = upload(client, inspector, real_photo(name))
     assert r.status_code == 201, r.get_json()
     photo_id = r.get_json()["id"]
     for variant in ("thumb", "display"):
@@ -130,7 +77,7 @@ def test_every_real_photo_uploads_and_has_variants(client, inspector, name):
 
 
 def test_orientation_6_is_applied_and_metadata_stripped_in_variants(client, inspector):
-    body = upload(client, inspector, real("orient6_sony_cybershot.jpg")).get_json()
+    body = upload(client, inspector, real_photo("orient6_sony_cybershot.jpg")).get_json()
     assert (body["width"], body["height"]) == (311, 450)  # stored as in the file (portrait pixels)
     for variant in ("thumb", "display"):
         image = image_of(client.get(f"/api/v1/photos/{body['id']}/{variant}", headers=inspector.headers))
@@ -139,14 +86,14 @@ def test_orientation_6_is_applied_and_metadata_stripped_in_variants(client, insp
 
 
 def test_original_is_kept_byte_for_byte(client, reviewer, inspector):
-    data = real("gps_sony_dsc-hx5v.jpg")
+    data = real_photo("gps_sony_dsc-hx5v.jpg")
     photo_id = upload(client, inspector, data).get_json()["id"]
     with client.application.app_context():
         # the reviewer sees it once it is attached in scope; here read the store directly
         sha = db.session.get(Photo, photo_id).sha256
         assert get_store().read(photo_key(sha)) == data
     r = client.get(f"/api/v1/photos/{photo_id}/original", headers=inspector.headers)
-    assert r.status_code == 403  # originals are for reviewers and above
+    refused(r, 403)  # originals are for reviewers and above
 
 
 def test_offset_time_original_overrides_china_time(client, inspector):
@@ -222,7 +169,7 @@ def test_crafted_png_header_claiming_huge_size_is_413_without_decoding(client, i
 
 
 def test_truncated_jpeg_is_422_and_nothing_is_stored(client, inspector):
-    data = real("gps_htc_desire.jpg")[:60_000]
+    data = real_photo("gps_htc_desire.jpg")[:60_000]
     r = upload(client, inspector, data)
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "unprocessable_photo"
     with client.application.app_context():
@@ -291,7 +238,7 @@ def test_photo_of_someone_else_not_attached_is_404(client, inspector, make_user)
     stranger = make_user("inspector", "230382101")
     for url in (f"/api/v1/photos/{photo_id}", f"/api/v1/photos/{photo_id}/thumb"):
         r = client.get(url, headers=stranger.headers)
-        assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+        refused(r, 404)
 
 
 def test_upload_needs_a_token(client):

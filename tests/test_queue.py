@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import event
 
 from app.extensions import db
-from tests.factories import create_inspection
+from tests.factories import create_inspection, refused
 
 T0 = datetime(2026, 9, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 China time
 
@@ -37,7 +37,7 @@ def test_only_submitted_inspections_in_scope_are_queued(app, client, reviewer, b
 
 def test_inspectors_may_not_see_the_queue(client, inspector):
     response = client.get("/api/v1/review-queue", headers=inspector.headers)
-    assert response.status_code == 403
+    refused(response, 403)
 
 
 def test_default_order_is_oldest_waiting_first(app, client, reviewer):

@@ -1,17 +1,17 @@
 """Decisions on submitted inspections: the status machine, scope, stale versions, concurrency,
 reopening, bulk review and the return → edit → resubmit → approve flow."""
 import threading
-from pathlib import Path
+import uuid
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import event
 
 from app.extensions import db
-from tests.conftest import sql
-from tests.factories import create_inspection
+from tests.factories import create_inspection, refused, sql, village_point
+from tests.photos import real_photo, upload
 
 DECISIONS = {"approve": "approved", "reject": "rejected", "return": "returned"}
-PHOTOS = Path(__file__).parent / "data" / "photos"
 
 
 def review(client, user, inspection_id, decision, version=1, comment="checked on site", **kw):
@@ -99,8 +99,9 @@ def test_a_stale_version_is_a_version_conflict(app, client, reviewer):
     assert status_of(app, made.id).status == "submitted"
 
 
-def test_an_unknown_inspection_is_not_found(client, reviewer):
-    assert review(client, reviewer, 987654, "approve").status_code == 404
+def test_an_unknown_inspection_is_not_found(app, client, reviewer):
+    refused(review(client, reviewer, 987654, "approve"), 404)
+    assert sql(app, "SELECT count(*) FROM reviews")[0][0] == 0
 
 
 # --- roles and scope --------------------------------------------------------------------------
@@ -109,17 +110,19 @@ def test_a_reviewer_of_another_township_gets_404(app, client, make_user):
     made = create_inspection(app, village="230382100200")
     outsider = make_user("reviewer", "230382101")  # another township of the same county
     response = review(client, outsider, made.id, "approve")
-    assert response.status_code == 404
-    assert response.get_json()["error"]["code"] == "not_found"
-    assert status_of(app, made.id).status == "submitted"
+    refused(response, 404)
+    assert tuple(status_of(app, made.id)) == ("submitted", 1, None)
+    assert sql(app, "SELECT count(*) FROM reviews")[0][0] == 0
+    assert sql(app, "SELECT count(*) FROM audit_log")[0][0] == 0
 
 
 def test_an_inspector_cannot_review(app, client, inspector):
     made = create_inspection(app, inspector_id=inspector.id)
     response = review(client, inspector, made.id, "approve")
-    assert response.status_code == 403
-    assert response.get_json()["error"]["code"] == "forbidden"
-    assert status_of(app, made.id).status == "submitted"
+    refused(response, 403)
+    assert tuple(status_of(app, made.id)) == ("submitted", 1, None)
+    assert sql(app, "SELECT count(*) FROM reviews")[0][0] == 0
+    assert sql(app, "SELECT count(*) FROM audit_log")[0][0] == 0
 
 
 def test_review_needs_a_token(app, client):
@@ -235,14 +238,18 @@ def test_reopen_needs_a_reason(app, client, bureau):
 def test_a_reviewer_cannot_reopen(app, client, reviewer):
     made = create_inspection(app, status="approved")
     response = client.post(f"/api/v1/inspections/{made.id}/reopen", json={"reason": "x"}, headers=reviewer.headers)
-    assert response.status_code == 403
+    refused(response, 403)
+    assert tuple(status_of(app, made.id)) == ("approved", 1, None)
+    assert sql(app, "SELECT count(*) FROM audit_log")[0][0] == 0
 
 
 def test_bureau_of_another_county_cannot_reopen(app, client, make_user):
     made = create_inspection(app, status="approved")
     other = make_user("bureau", "230381")
     response = client.post(f"/api/v1/inspections/{made.id}/reopen", json={"reason": "x"}, headers=other.headers)
-    assert response.status_code == 404
+    refused(response, 404)
+    assert tuple(status_of(app, made.id)) == ("approved", 1, None)
+    assert sql(app, "SELECT count(*) FROM audit_log")[0][0] == 0
 
 
 # --- bulk -------------------------------------------------------------------------------------
@@ -286,31 +293,28 @@ def test_bulk_needs_ids_and_a_reviewer(app, client, reviewer, inspector):
     made = create_inspection(app)
     assert client.post("/api/v1/reviews/bulk", json={"ids": []}, headers=reviewer.headers).status_code == 422
     response = client.post("/api/v1/reviews/bulk", json={"ids": [made.id]}, headers=inspector.headers)
-    assert response.status_code == 403
+    refused(response, 403)
+    complete = client.post("/api/v1/reviews/bulk", json={"ids": [made.id], "decision": "approve"},
+                           headers=inspector.headers)
+    refused(complete, 403)
     assert status_of(app, made.id).status == "submitted"
+    assert sql(app, "SELECT count(*) FROM reviews")[0][0] == 0
 
 
 # --- return → edit → resubmit → approve -------------------------------------------------------
 
 def _upload(client, user, name):
-    with open(PHOTOS / name, "rb") as fh:
-        response = client.post("/api/v1/photos", data={"file": (fh, name)}, headers=user.headers,
-                               content_type="multipart/form-data")
+    response = upload(client, user, real_photo(name), name=name)
     assert response.status_code in (200, 201), response.get_json()
     return response.get_json()["id"]
 
 
 def _submission(app, client_uuid, village, photo_id, clean):
-    with app.app_context():
-        from app.models import Division
-
-        point = db.session.get(Division, village).point
-    from datetime import datetime, timezone
-
+    lat, lon = village_point(app, village)
     return {
         "client_uuid": client_uuid, "village": village,
         "observed_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-        "location": {"lat": point.y, "lon": point.x, "accuracy_m": 8, "crs": "wgs84"},
+        "location": {"lat": lat, "lon": lon, "accuracy_m": 8, "crs": "wgs84"},
         "answers": {"cleanliness": {"no_garbage_piles": clean, "ponds_ditches_clean": True,
                                     "manure_handled": True, "public_spaces_orderly": True}},
         "photos": {"cleanliness": [photo_id]},
@@ -319,8 +323,6 @@ def _submission(app, client_uuid, village, photo_id, clean):
 
 
 def test_return_edit_resubmit_approve_keeps_the_history(app, client, inspector, reviewer):
-    import uuid
-
     village = "230382100200"
     first_photo = _upload(client, inspector, "gps_samsung_sm-g930f.jpg")
     client_uuid = str(uuid.uuid4())

@@ -3,6 +3,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import DEFAULT_TARGETS, AuditEntry
+from tests.factories import refused
 
 
 def get_targets(client, user, **params):
@@ -41,14 +42,19 @@ def test_nearest_override_wins(client, bureau):
     assert effective(get_targets(client, bureau, year=2026, division="230382101"))["village_clean"] == (0.96, "division:230382")
 
 
+def audited_target_changes(app):
+    """(from, to) of every target.set audit entry, oldest first."""
+    with app.app_context():
+        details = [a.details for a in db.session.scalars(select(AuditEntry).where(AuditEntry.action == "target.set")
+                                                          .order_by(AuditEntry.id))]
+    return [(d["from"], d["to"]) for d in details]
+
+
 def test_putting_again_changes_the_same_row_and_audits_both(client, bureau, app):
     first = put_target(client, bureau, metric="garbage_stable", year=2027, value=0.9).json
     second = put_target(client, bureau, metric="garbage_stable", year=2027, value=0.95).json
     assert (first["id"], second["value"]) == (second["id"], 0.95)
-    with app.app_context():
-        details = [a.details for a in db.session.scalars(select(AuditEntry).where(AuditEntry.action == "target.set")
-                                                          .order_by(AuditEntry.id))]
-    assert [(d["from"], d["to"]) for d in details] == [(None, 0.9), (0.9, 0.95)]
+    assert audited_target_changes(app) == [(None, 0.9), (0.9, 0.95)]
 
 
 def test_value_outside_0_to_1_is_422(client, bureau):
@@ -61,11 +67,14 @@ def test_unknown_metric_is_422(client, bureau):
     assert response.status_code == 422 and "metric" in response.json["error"]["fields"]
 
 
-def test_county_bureau_may_override_its_county_only(client, make_user):
+def test_county_bureau_may_override_its_county_only(client, make_user, bureau):
     county = make_user("bureau", "230381")
     assert put_target(client, county, metric="sewage_treated", year=2026, value=0.5, division_code="230381").status_code == 200
-    assert put_target(client, county, metric="sewage_treated", year=2026, value=0.5, division_code="230382").status_code == 404
-    assert get_targets(client, county, division="230382").status_code == 404
+    refused(put_target(client, county, metric="sewage_treated", year=2026, value=0.5, division_code="230382"), 404)
+    refused(get_targets(client, county, division="230382"), 404)
+    plan = DEFAULT_TARGETS["sewage_treated"]
+    assert effective(get_targets(client, bureau, year=2026, division="230382"))["sewage_treated"] == (plan, "plan:2026")
+    assert audited_target_changes(client.application) == [(None, 0.5)]
 
 
 def test_county_bureau_may_not_set_the_citywide_default(client, make_user):
@@ -74,9 +83,12 @@ def test_county_bureau_may_not_set_the_citywide_default(client, make_user):
     assert response.status_code == 422 and "division_code" in response.json["error"]["fields"]
 
 
-def test_reviewers_may_not_read_or_set_targets(client, reviewer):
-    assert get_targets(client, reviewer).status_code == 403
-    assert put_target(client, reviewer, metric="garbage_stable", year=2026, value=0.9).status_code == 403
+def test_reviewers_may_not_read_or_set_targets(client, reviewer, bureau):
+    refused(get_targets(client, reviewer), 403)
+    refused(put_target(client, reviewer, metric="garbage_stable", year=2026, value=0.9), 403)
+    plan = DEFAULT_TARGETS["garbage_stable"]
+    assert effective(get_targets(client, bureau, year=2026))["garbage_stable"] == (plan, "plan:2026")
+    assert audited_target_changes(client.application) == []
 
 
 def test_targets_need_a_login(client):

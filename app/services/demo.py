@@ -18,6 +18,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
+from app.domain import PHOTO_REQUIRED, full_answers
 from app.extensions import db
 from app.models import Division, Inspection, User
 from app.models.types import CHINA
@@ -138,15 +139,6 @@ def _dms(value):
     return (float(degrees), float(minutes), round((value - degrees - minutes / 60) * 3600, 4))
 
 
-GOOD_ANSWERS = {
-    "garbage": {"collection_points": True, "collected_on_schedule": True, "transfer_working": True,
-                "no_informal_dumping": True},
-    "sewage": {"mode": "sanitary_toilets_reuse", "households_covered": 90},
-    "cleanliness": {"no_garbage_piles": True, "ponds_ditches_clean": True, "manure_handled": True,
-                    "public_spaces_orderly": True},
-}
-
-
 def load_demo_queue(now=None):
     """Submitted inspections in the demo township, through the phones' own service."""
     from app.schemas.inspections import InspectionCreateSchema
@@ -169,7 +161,8 @@ def load_demo_queue(now=None):
         point = village.point
         lat, lon, accuracy = point.y, point.x, 6.0
         photos = {}
-        for k, aspect in enumerate(GOOD_ANSWERS):
+        answers = full_answers()
+        for k, aspect in enumerate(a for a in answers if a in PHOTO_REQUIRED):
             data = demo_photo(f"{village.code}-{aspect}", lat, lon, observed - timedelta(minutes=5 + k))
             if n == 1 and aspect == "garbage":
                 data = elsewhere  # old, taken in Italy: exif_location_far + photo_stale
@@ -179,7 +172,6 @@ def load_demo_queue(now=None):
             photos[aspect] = [store_photo(data, inspector)[0].id]
         if n == 3:
             lat, accuracy = lat + 0.06, 180.0  # far outside the village, weak fix
-        answers = {k: dict(v) for k, v in GOOD_ANSWERS.items()}
         if n == 4:
             answers["cleanliness"]["ponds_ditches_clean"] = False
         body = InspectionCreateSchema().load({
