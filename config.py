@@ -56,6 +56,9 @@ class Config:
     LOGIN_LOCKOUT_MAX_SECONDS = _int("LOGIN_LOCKOUT_MAX_SECONDS", 60 * 60)
     LOGIN_ACCOUNT_MAX_FAILURES = _int("LOGIN_ACCOUNT_MAX_FAILURES", 20)
     LOGIN_ACCOUNT_INTERVAL_SECONDS = _int("LOGIN_ACCOUNT_INTERVAL_SECONDS", 5)
+    # Security headers (app/security.py): extra image sources for the Content-Security-Policy,
+    # space-separated (e.g. the tile server of static/client/config.js TILE_LAYERS).
+    CSP_EXTRA_IMG_SRC = os.environ.get("CSP_EXTRA_IMG_SRC", "")
 
     # Photos
     MAX_PHOTO_BYTES = _int("MAX_PHOTO_BYTES", 15 * 1024 * 1024)
@@ -140,4 +143,18 @@ def load_config(name=None):
         missing = [v for v in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(v)]
         if missing:
             raise RuntimeError(f"production needs these environment variables: {', '.join(missing)}")
+        check_production_secret(os.environ["SECRET_KEY"])
     return cfg
+
+
+MIN_SECRET_KEY_BYTES = 32
+
+
+def check_production_secret(secret):
+    """Production refuses a SECRET_KEY shorter than 32 bytes: it keys the stored token hashes."""
+    size = len(secret.encode())
+    if size < MIN_SECRET_KEY_BYTES:
+        raise RuntimeError(
+            f"SECRET_KEY is {size} bytes; production needs at least {MIN_SECRET_KEY_BYTES} random bytes "
+            "(it keys the stored token hashes). Make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'")

@@ -16,6 +16,7 @@ def create_app(config_name=None, **overrides):
     register_blueprints(app)
     register_request_hooks(app)
     register_error_handlers(app)
+    register_security_headers(app)
     register_commands(app)
     return app
 
@@ -100,6 +101,13 @@ def register_error_handlers(app):
     from app.errors import install_error_handlers
 
     install_error_handlers(app)
+
+
+def register_security_headers(app):
+    """Content-Security-Policy, nosniff, no framing, referrer policy, no-store on tokens (app/security.py)."""
+    from app.security import register_security_headers as install
+
+    install(app)
 
 
 def register_commands(app):
