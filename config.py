@@ -59,6 +59,10 @@ class Config:
     # Security headers (app/security.py): extra image sources for the Content-Security-Policy,
     # space-separated (e.g. the tile server of static/client/config.js TILE_LAYERS).
     CSP_EXTRA_IMG_SRC = os.environ.get("CSP_EXTRA_IMG_SRC", "")
+    # Photo sweep (`flask photos sweep`, app/services/sweep.py): stored files without a Photo row
+    # and abandoned temp files are removed only when older than this, well above the longest
+    # request (an upload writes its files before its row).
+    PHOTO_SWEEP_MIN_AGE_SECONDS = _int("PHOTO_SWEEP_MIN_AGE_SECONDS", 60 * 60)
 
     # Photos
     MAX_PHOTO_BYTES = _int("MAX_PHOTO_BYTES", 15 * 1024 * 1024)
