@@ -4,9 +4,9 @@
 - one account per role;
 - a history of approved inspections for every rural village (monthly in the current year,
   quarterly in the year before), written through the historical import;
-- a live review queue in 密山镇: inspections submitted through the same service as the phones,
-  with generated on-site photos (EXIF GPS and time at the village) and one real photo taken
-  elsewhere, so that the reviewer sees clean items and flagged ones.
+- the photos of a live review queue in 密山镇: generated on-site photos (EXIF GPS and time at the
+  village) and one real photo taken elsewhere; `flask demo load` (app/cli/demo.py) submits that
+  queue through the phones' own schema and service, so the reviewer sees clean and flagged items.
 """
 import csv
 import io
@@ -18,9 +18,9 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
-from app.domain import PHOTO_REQUIRED, full_answers
+
 from app.extensions import db
-from app.models import Division, Inspection, User
+from app.models import Division, User
 from app.models.types import CHINA
 from app.services.divisions import import_boundaries, import_divisions
 from app.services.synthetic import synthetic_geometry
@@ -64,7 +64,7 @@ def load_demo_users():
 DEMO_NAMESPACE = uuid.UUID("6f1d0c1e-3b8a-4d8e-9c57-2303a1b2c3d4")
 
 
-def _demo_uuid(*parts):
+def demo_uuid(*parts):
     return uuid.uuid5(DEMO_NAMESPACE, "/".join(map(str, parts)))
 
 
@@ -91,7 +91,7 @@ def demo_history_csv(villages, now):
             status = "approved" if rng.random() < 0.94 else rng.choice(["rejected", "returned"])
             tap = round(households * rng.uniform(0.93, 1.0))
             writer.writerow([
-                _demo_uuid("history", code, moment.isoformat()), code, moment.isoformat(), f"{lon:.6f}", f"{lat:.6f}",
+                demo_uuid("history", code, moment.isoformat()), code, moment.isoformat(), f"{lon:.6f}", f"{lat:.6f}",
                 flag(rng.random() < care + 0.06), flag(has_sewage), flag(rng.random() < care),
                 households, tap, status,
             ])
@@ -137,58 +137,3 @@ def _dms(value):
     degrees = int(value)
     minutes = int((value - degrees) * 60)
     return (float(degrees), float(minutes), round((value - degrees - minutes / 60) * 3600, 4))
-
-
-def load_demo_queue(now=None):
-    """Submitted inspections in the demo township, through the phones' own service."""
-    from app.schemas.inspections import InspectionCreateSchema
-    from app.services.inspections import create_inspection
-    from app.services.photos import store_photo
-
-    now = now or datetime.now(timezone.utc)
-    inspector = db.session.scalar(select(User).where(User.username == "inspector"))
-    villages = db.session.scalars(
-        select(Division).where(Division.parent_code == DEMO_TOWNSHIP, Division.kind == "rural")
-        .order_by(Division.code).limit(6)
-    ).all()
-    elsewhere = (DATA_DIR / "demo_photos" / "gps_htc_desire.jpg").read_bytes()
-    created = 0
-    for n, village in enumerate(villages):
-        client_uuid = _demo_uuid("queue", village.code)
-        if db.session.scalar(select(Inspection.id).where(Inspection.client_uuid == client_uuid)) is not None:
-            continue
-        observed = (now - timedelta(hours=6 * (len(villages) - n))).replace(microsecond=0)
-        point = village.point
-        lat, lon, accuracy = point.y, point.x, 6.0
-        photos = {}
-        answers = full_answers()
-        for k, aspect in enumerate(a for a in answers if a in PHOTO_REQUIRED):
-            data = demo_photo(f"{village.code}-{aspect}", lat, lon, observed - timedelta(minutes=5 + k))
-            if n == 1 and aspect == "garbage":
-                data = elsewhere  # old, taken in Italy: exif_location_far + photo_stale
-            if n == 2 and aspect == "cleanliness":
-                data = demo_photo(f"{villages[0].code}-cleanliness", villages[0].point.y, villages[0].point.x,
-                                  observed)  # the first village's photo again: photo_reused
-            photos[aspect] = [store_photo(data, inspector)[0].id]
-        if n == 3:
-            lat, accuracy = lat + 0.06, 180.0  # far outside the village, weak fix
-        if n == 4:
-            answers["cleanliness"]["ponds_ditches_clean"] = False
-        body = InspectionCreateSchema().load({
-            "client_uuid": str(client_uuid), "village": village.code, "observed_at": observed.isoformat(),
-            "location": {"lat": lat, "lon": lon, "accuracy_m": accuracy, "crs": "wgs84"},
-            "answers": answers, "photos": photos, "notes": "演示数据 demo data",
-        })
-        create_inspection(body, inspector)
-        created += 1
-    return created
-
-
-def load_demo(echo=print):
-    result = load_jixi_divisions()
-    echo(f"divisions: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
-    users = load_demo_users()
-    history = load_demo_history()
-    queue = load_demo_queue()
-    return {"divisions": result.created + result.updated + result.unchanged, "users created": users,
-            "historical inspections imported": history, "inspections submitted": queue}
