@@ -20,7 +20,7 @@ from app.domain import checklist_document
 from app.services.inspections import (
     create_inspection,
     describe_inspection,
-    latest_reviews,
+    describe_inspections,
     list_inspections_query,
     resubmit_inspection,
 )
@@ -66,8 +66,7 @@ class Inspections(MethodView):
         page_number, per_page = args.pop("page"), args.pop("per_page")
         page = paginated(db.paginate(list_inspections_query(g.user, **args), page=page_number,
                                      per_page=per_page, error_out=False))
-        reviews = latest_reviews([i.id for i in page["items"]])
-        page["items"] = [describe_inspection(i, detail=False, review=reviews.get(i.id)) for i in page["items"]]
+        page["items"] = describe_inspections(page["items"], g.user)
         return page
 
 
