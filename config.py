@@ -80,6 +80,8 @@ class Config:
     FLAG_STALE_AFTER_MINUTES = _float("FLAG_STALE_AFTER_MINUTES", 60)
     FLAG_LOW_ACCURACY_M = _float("FLAG_LOW_ACCURACY_M", 100)
     FLAG_PHASH_MAX_DISTANCE = _int("FLAG_PHASH_MAX_DISTANCE", 6)
+    # clock_skew: the phone's own time (device_observed_at) differs from the corrected observed_at
+    FLAG_CLOCK_SKEW_MINUTES = _float("FLAG_CLOCK_SKEW_MINUTES", 5)
 
     # Rates (DESIGN §4)
     RATES_VALIDITY_DAYS = _int("RATES_VALIDITY_DAYS", 365)

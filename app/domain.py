@@ -157,7 +157,9 @@ def full_answers():
 FLAG_CODES = ("outside_village", "exif_location_far", "photo_stale", "photo_reused", "low_accuracy", "no_exif",
               # OpenRosa (ODK Collect): what the JSON API refuses but a finalized form on a phone cannot
               # fix is stored and flagged for the reviewer (README, OpenRosa section)
-              "village_out_of_scope", "impossible_answer", "photos_missing", "clock_skew")
+              "village_out_of_scope", "impossible_answer", "photos_missing", "clock_skew",
+              # the web client: no GPS (the village chosen by hand)
+              "no_location")
 
 # --- photos ---------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ Every failure answers::
 validation errors, `details` where the error carries facts (e.g. the stored id of a duplicate).
 """
 import logging
+import re
 
 import marshmallow as ma
 from flask import current_app, jsonify
@@ -148,6 +149,9 @@ class ErrorBodySchema(ma.Schema):
     message = ma.fields.String(metadata={"description": "English message"})
     message_zh = ma.fields.String(metadata={"description": "Chinese message"})
     field_messages = ma.fields.Dict(data_key="fields", metadata={"description": "per-field messages"})
+    field_messages_zh = ma.fields.Dict(data_key="fields_zh", metadata={
+        "description": "the same per-field messages in Chinese (marshmallow's and ours, translated by "
+                       "app/errors.py FIELD_MESSAGES_ZH); present whenever `fields` is"})
     details = ma.fields.Dict(metadata={"description": "facts about the error, e.g. the stored id"})
 
 
@@ -178,6 +182,108 @@ def flatten_messages(messages, prefix=""):
     return out
 
 
+# Per-field messages in Chinese: marshmallow's default messages (fields and validators) and the
+# app's own, as full-match patterns; {1}, {2} are the pattern's groups. One table, applied where
+# every error body is made (error_response), so no message reaches a phone in English only.
+_COMPARE = r"(greater than or equal to|greater than|less than or equal to|less than) (\S+?)"
+_COMPARE_ZH = {"greater than or equal to": "不能小于", "greater than": "须大于",
+               "less than or equal to": "不能大于", "less than": "须小于"}
+FIELD_MESSAGES_ZH = [
+    # marshmallow fields
+    (r"Missing data for required field\.", "必填项，不能为空。"),
+    (r"Field may not be null\.", "不能为空值。"),
+    (r"Invalid value\.", "取值无效。"),
+    (r"Invalid (input )?type\.", "数据类型不正确。"),
+    (r"Unknown field\.", "不认识的字段。"),
+    (r"Not a valid list\.", "应为列表。"),
+    (r"Not a valid tuple\.", "应为列表。"),
+    (r"Not a valid string\.", "应为文字。"),
+    (r"Not a valid utf-8 string\.", "文字编码不是 UTF-8。"),
+    (r"Not a valid UUID\.", "不是有效的 UUID。"),
+    (r"Not a valid number\.", "应为数字。"),
+    (r"Number too large\.", "数字过大。"),
+    (r"Not a valid integer\.", "应为整数。"),
+    (r"Special numeric values \(nan or infinity\) are not permitted\.", "不能是 NaN 或无穷大。"),
+    (r"Not a valid boolean\.", "应为“是”或“否”（true / false）。"),
+    (r"Not a valid aware datetime\.", "时间须带时区（如 2026-11-05T10:15:00+08:00）。"),
+    (r"Not a valid naive datetime\.", "时间不能带时区。"),
+    (r"Not a valid datetime\.", "不是有效的时间（ISO 8601，如 2026-11-05T10:15:00+08:00）。"),
+    (r"Not a valid date\.", "不是有效的日期（如 2026-11-05）。"),
+    (r"Not a valid time\.", "不是有效的时刻。"),
+    (r"Not a valid period of time\.", "不是有效的时长。"),
+    (r"Not a valid mapping type\.", "应为对象（键值对）。"),
+    (r"Not a valid URL\.", "不是有效的网址。"),
+    (r"Not a valid email address\.", "不是有效的电子邮箱。"),
+    (r"Invalid JSON body\.", "请求内容不是有效的 JSON。"),
+    # marshmallow validators
+    (r"Must be greater than or equal to (\S+?) and less than or equal to (\S+?)\.", "须在 {1} 到 {2} 之间。"),
+    (rf"Must be {_COMPARE} and {_COMPARE}\.", "{1} {2}，且{3} {4}。"),
+    (rf"Must be {_COMPARE}\.", "{1} {2}。"),
+    (r"Shorter than minimum length (\d+)\.", "长度不能少于 {1}。"),
+    (r"Longer than maximum length (\d+)\.", "长度不能超过 {1}。"),
+    (r"Length must be between (\d+) and (\d+)\.", "长度须在 {1} 到 {2} 之间。"),
+    (r"Length must be (\d+)\.", "长度须为 {1}。"),
+    (r"String does not match expected pattern\.", "格式不正确。"),
+    (r"Invalid input\.", "输入无效。"),
+    (r"Must be one of: (.*)\.", "须为以下之一：{1}。"),
+    (r"Must be equal to (.*)\.", "须等于 {1}。"),
+    (r"One or more of the choices you made was not in: (.*)\.", "有选项不在以下范围内：{1}。"),
+    # the app's own
+    (r"is in the future \(check the phone's clock\)", "时间晚于服务器时间，请检查手机时间。"),
+    (r"is more than (\d+) days ago", "时间早于 {1} 天前，不能提交。"),
+    (r"photos given for an aspect that is not answered", "未填报的项目不能附照片。"),
+    (r"a photo is listed twice", "同一张照片列了两次。"),
+    (r"at least one photo is required for an answered aspect", "填报的项目至少需要一张照片。"),
+    (r"unknown photo (\S+) \(upload it first with POST /api/v1/photos\)", "找不到照片 {1}，请先上传照片。"),
+    (r"must not exceed (\w+)", "不能超过“{item:1}”。"),
+    (r"answer at least one aspect", "请至少填报一项。"),
+    (r"A division code: 2 to 12 digits\.", "行政区划代码应为 2 到 12 位数字。"),
+    (r"A 12-digit village code\.", "村代码应为 12 位数字。"),
+    (r"Use a year \(2026\), a quarter \(2026-Q3\) or a month \(2026-09\)\.",
+     "期间应为年（2026）、季度（2026-Q3）或月（2026-09）。"),
+    (r"The year must be between (\d+) and (\d+)\.", "年份须在 {1} 到 {2} 之间。"),
+    (r"Required when the decision is (\w+)\.", "不通过或退回时必须填写意见。"),
+    (r"Between (\d+) and (\d+) characters\.", "须为 {1} 到 {2} 个字。"),
+    (r"Give between (\d+) and (\d+) ids\.", "须给出 {1} 到 {2} 个编号。"),
+    (r"Missing the JSON part 'inspection'\.", "缺少 inspection 部分（JSON）。"),
+    (r"Not valid JSON\.", "不是有效的 JSON。"),
+    (r"unknown part; photo parts are (.*)", "不认识的上传部分；照片部分应为 {1}。"),
+    (r"must have at least (\d+) characters", "至少 {1} 个字符。"),
+    (r"'to' is before 'from'\.", "结束早于开始。"),
+    (r"A trend holds at most (\d+) periods\.", "趋势最多 {1} 个期间。"),
+    (r"A target is a fraction between 0 and 1\.", "目标值须在 0 到 1 之间。"),
+    (r"(?:Use|must be) one of:? (.*?)\.?", "须为以下之一：{1}。"),
+]
+_FIELD_PATTERNS = [(re.compile(pattern), zh) for pattern, zh in FIELD_MESSAGES_ZH]
+FALLBACK_ZH = "填写有误：{message}"
+
+
+def translate_field_message(message):
+    """One per-field message in Chinese: from FIELD_MESSAGES_ZH, else the fallback with the original."""
+    for pattern, zh in _FIELD_PATTERNS:
+        match = pattern.fullmatch(message)
+        if match:
+            groups = [_COMPARE_ZH.get(g, g) for g in match.groups(default="")]
+            zh = re.sub(r"\{item:(\d)\}", lambda m: _item_label_zh(groups[int(m[1]) - 1]), zh)
+            return re.sub(r"\{(\d)\}", lambda m: groups[int(m[1]) - 1], zh)
+    return FALLBACK_ZH.format(message=message)
+
+
+# Words for the fields a message names ({item:n}), e.g. the checklist items' Chinese labels:
+# filled by the schemas that know them (app/schemas/inspections.py), read here.
+FIELD_WORDS_ZH = {}
+
+
+def _item_label_zh(key):
+    """A field's Chinese words (its key when unknown)."""
+    return FIELD_WORDS_ZH.get(key, key)
+
+
+def translate_fields(fields):
+    """{"field": ["English", ...]} -> {"field": ["中文", ...]}."""
+    return {name: [translate_field_message(str(m)) for m in messages] for name, messages in fields.items()}
+
+
 def invalid_fields_message(fields):
     return "Some fields are invalid: " + ", ".join(sorted(fields))
 
@@ -188,10 +294,12 @@ def error_response(status, code, message=None, message_zh=None, fields=None, det
         "status": status,
         "code": code,
         "message": message or default_en or code,
-        "message_zh": message_zh or default_zh or message or code,
+        # a code without a Chinese wording of its own still answers in Chinese
+        "message_zh": message_zh or default_zh or f"请求未能完成（{code}）。",
     }
     if fields:
         body["fields"] = fields
+        body["fields_zh"] = translate_fields(fields)
     if details:
         body["details"] = details
     response = jsonify({"error": body})

@@ -1,7 +1,7 @@
 // Keeps the client's own files so it opens without a network (offline-first for inspectors).
 // Network first, cache as the fallback: a deployed change is picked up whenever online.
 // The API is never cached here: the outbox in IndexedDB handles offline submissions.
-const CACHE = "rie-shell-v1";
+const CACHE = "rie-shell-v2";
 const SHELL = [
   "/",
   "/static/client/app.css",
@@ -19,17 +19,26 @@ const SHELL = [
   "/static/client/views/login.js",
   "/static/client/views/inspect.js",
   "/static/client/views/inspect/aspect.js",
+  "/static/client/views/inspect/draft.js",
   "/static/client/views/inspect/photos.js",
   "/static/client/views/inspect/submit.js",
   "/static/client/views/inspect/where.js",
   "/static/client/views/outbox.js",
+  "/static/client/views/due.js",
   "/static/client/views/mine.js",
+  "/static/client/views/inspection.js",
+  "/static/client/views/answers.js",
+  "/static/client/views/offline-copy.js",
   "/static/client/views/review.js",
   "/static/client/views/review/card.js",
   "/static/client/views/review/comment-dialog.js",
+  "/static/client/views/review/compare-dialog.js",
+  "/static/client/views/review/controls.js",
   "/static/client/views/review/keys.js",
+  "/static/client/views/review/map-dialog.js",
   "/static/client/views/review/photo-viewer.js",
   "/static/client/views/review/queue.js",
+  "/static/client/views/review/thumbs.js",
   "/static/client/views/rates.js",
   "/static/client/views/rates/controls.js",
   "/static/client/views/rates/map.js",

@@ -147,7 +147,8 @@ def test_an_item_carries_thumbnails_flags_and_the_previous_approval(app, client,
                                "tap_water": None}
     assert item["flags"] == [{"code": "outside_village", "facts": {"distance_m": 5230, "limit_m": 3000}}]
     assert item["flag_count"] == 1
-    assert item["photos"] == [{"id": pid, "aspect": aspect, "thumb_url": f"/api/v1/photos/{pid}/thumb"}
+    assert item["photos"] == [{"id": pid, "aspect": aspect, "thumb_url": f"/api/v1/photos/{pid}/thumb",
+                               "exif_lat": None, "exif_lon": None, "taken_at": None}  # a photo without EXIF
                               for pid, aspect in sorted(zip(made.photo_ids, ["garbage", "cleanliness"]),
                                                         key=lambda p: p[1])]
     assert item["previous_approved"]["id"] == previous.id

@@ -52,6 +52,8 @@ class Inspection(db.Model):
     village_code: Mapped[str] = mapped_column(CodeString, ForeignKey("divisions.code"))
     inspector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # the phone's own clock reading as sent; observed_at is corrected by the offset the phone measured
+    device_observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     location_geom = mapped_column("location", Geometry("POINT", srid=geo.SRID, spatial_index=False), nullable=True)
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     # the coordinates as sent (lat, lon, crs) before conversion to WGS-84
@@ -132,6 +134,7 @@ class InspectionVersion(db.Model):
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    device_observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     location_input: Mapped[dict | None] = mapped_column(JSONType)
     answers: Mapped[dict] = mapped_column(JSONType, default=dict)
     photos: Mapped[dict] = mapped_column(JSONType, default=dict)

@@ -9,8 +9,12 @@ from app.models.types import CHINA
 from app.schemas.common import PageArgs, UserRefSchema, china_day, division_code, village_code
 from app.schemas.photos import PhotoUrlsSchema
 from app.domain import CHECKLIST, FLAG_CODES, MAX_NOTES_CHARS
+from app.errors import FIELD_WORDS_ZH
 
 MAX_PHOTOS_PER_ASPECT = 20
+
+# a per-field message that names an item ("must not exceed households") says it in Chinese too
+FIELD_WORDS_ZH.update({item["key"]: item["label_zh"] for aspect in CHECKLIST for item in aspect["items"]})
 
 
 # --- answers, from the checklist ----------------------------------------------------------------
@@ -70,9 +74,18 @@ PhotoIdList = fields.List(fields.String(validate=validate.Length(min=1, max=64))
 
 class InspectionContentSchema(Schema):
     village = village_code(required=True)
-    observed_at = fields.AwareDateTime(required=True, default_timezone=CHINA,
-                                       metadata={"description": "ISO 8601; without an offset it is read as China time"})
-    location = fields.Nested(LocationSchema, required=True)
+    observed_at = fields.AwareDateTime(required=True, default_timezone=CHINA, metadata={"description": (
+        "ISO 8601; without an offset it is read as China time. Phones send it corrected by the offset "
+        "between their clock and the server's (measured from the `Date` header of any answer). More than "
+        "OBSERVED_AT_MAX_SKEW_MINUTES ahead of the server is refused, unless `device_observed_at` is given: "
+        "then it is stored as the time the server received it and flagged `clock_skew` (clamped)")})
+    device_observed_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=CHINA, metadata={
+        "description": "optional: the phone's own, uncorrected clock reading of the visit; stored, and the flag "
+                       "`clock_skew` (facts: skew_seconds) is raised when it differs from observed_at by more "
+                       "than FLAG_CLOCK_SKEW_MINUTES"})
+    location = fields.Nested(LocationSchema, load_default=None, allow_none=True, metadata={
+        "description": "optional: without it (GPS denied or unavailable, the village chosen by hand) the "
+                       "inspection is accepted and flagged `no_location`; with it, `outside_village` applies"})
     answers = fields.Nested(AnswersSchema, required=True, metadata={"description": "any aspect may be left out"})
     photos = fields.Dict(keys=fields.String(validate=validate.OneOf(ASPECTS)), values=PhotoIdList, load_default=dict,
                          metadata={"description": "photo ids (from POST /photos) per aspect"})
@@ -158,8 +171,11 @@ class InspectionSummarySchema(Schema):
     village = fields.Nested(VillageRefSchema)
     inspector = fields.Nested(UserRefSchema, allow_none=True)
     observed_at = fields.DateTime()
+    device_observed_at = fields.DateTime(allow_none=True, metadata={
+        "description": "the phone's own clock reading as sent (null: not sent); see the clock_skew flag"})
     submitted_at = fields.DateTime()
-    location = fields.Nested(LocationOutSchema, allow_none=True)
+    location = fields.Nested(LocationOutSchema, allow_none=True,
+                             metadata={"description": "null: sent without a location (flag no_location)"})
     metrics = fields.Dict(keys=fields.String(), values=fields.Boolean(allow_none=True),
                           metadata={"description": "garbage_stable, sewage_treated, village_clean, tap_water (null: not answered)"})
     flags = fields.List(fields.Nested(InspectionFlagSchema))

@@ -29,6 +29,8 @@ class QueueArgs(PageArgs):
     flag = flag_filter()
     date_from = china_day(data_key="from", metadata={"description": "observed on or after this day (China time)"})
     date_to = china_day(data_key="to", metadata={"description": "observed on or before this day (China time)"})
+    q = fields.String(validate=validate.Length(min=1, max=50), metadata={
+        "description": "search: part of the village's name or of the inspector's username or display name"})
 
 
 class FlagSchema(Schema):
@@ -40,6 +42,15 @@ class QueuePhotoSchema(Schema):
     id = fields.String()
     aspect = fields.String()
     thumb_url = fields.String(metadata={"description": "/api/v1/photos/{id}/thumb"})
+    exif_lat = fields.Float(allow_none=True, metadata={"description": "the photo's own GPS (EXIF), WGS-84"})
+    exif_lon = fields.Float(allow_none=True)
+    taken_at = fields.DateTime(allow_none=True, metadata={"description": "EXIF time taken (phone clock)"})
+
+
+class QueueLocationSchema(Schema):
+    lat = fields.Float()
+    lon = fields.Float()
+    accuracy_m = fields.Float(allow_none=True)
 
 
 class PreviousApprovedSchema(Schema):
@@ -61,6 +72,11 @@ class QueueItemSchema(Schema):
     waiting_seconds = fields.Integer()
     accuracy_m = fields.Float(allow_none=True)
     notes = fields.String(allow_none=True)
+    answers = fields.Dict(metadata={"description": "every checklist item answered, per aspect (as sent)"})
+    location = fields.Nested(QueueLocationSchema, allow_none=True, metadata={
+        "description": "the submitted location, WGS-84 (null: none sent, flag no_location)"})
+    device_observed_at = fields.DateTime(allow_none=True, metadata={
+        "description": "the phone's own clock reading (see the clock_skew flag)"})
     metrics = metrics_field()
     households = fields.Integer(allow_none=True)
     flag_count = fields.Integer()

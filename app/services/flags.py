@@ -140,14 +140,48 @@ def _photo_reused(inspection, photos, cfg):
             "max_phash_distance": cfg["FLAG_PHASH_MAX_DISTANCE"], "photos": found}
 
 
+def _no_location(inspection, photos):
+    """No location was sent (GPS denied or unavailable; the village chosen by hand): the photos'
+    own GPS positions, when they have one, measured against the village instead."""
+    placed = []
+    for aspect, photo in photos:
+        if photo.exif_lat is None or photo.exif_lon is None:
+            continue
+        inside, distance = village_point_distance(inspection.village, photo.exif_lat, photo.exif_lon)
+        placed.append({"photo_id": photo.id, "aspect": aspect, "inside_village": bool(inside),
+                       "distance_m": None if distance is None else round(distance)})
+    return {"village_chosen_by_hand": True, "photos": placed}
+
+
+def _clock_skew(inspection, cfg):
+    """The phone's own time of the visit (device_observed_at) differs from observed_at, which the
+    phone corrected by the offset it measured from the server's clock (or, for a time still in the
+    future, the time the server received it). skew_seconds > 0: the phone's clock is fast."""
+    device = inspection.device_observed_at
+    if device is None:
+        return None
+    skew = (device - inspection.observed_at).total_seconds()
+    if abs(skew) <= cfg["FLAG_CLOCK_SKEW_MINUTES"] * 60:
+        return None
+    clamped = getattr(inspection, "observed_at_clamped", False)
+    return {"skew_seconds": round(skew), "device_observed_at": device.isoformat(),
+            "threshold_minutes": cfg["FLAG_CLOCK_SKEW_MINUTES"],
+            # what observed_at holds: the phone's corrected time, or when the server received it
+            "observed_at": "received_at" if clamped else "corrected"}
+
+
 def compute_flags(inspection, lat, lon, photos):
     """[(code, facts)] for an inspection (flushed, so it has an id) at WGS-84 (lat, lon) with
-    `photos` as [(aspect, Photo)]."""
+    `photos` as [(aspect, Photo)]; (lat, lon) are None when no location was sent."""
     cfg = current_app.config
+    located = lat is not None and lon is not None
     found = {
-        "outside_village": _outside_village(inspection, lat, lon, cfg),
-        "exif_location_far": _exif_location_far(photos, lat, lon, cfg),
-        "photo_stale": _photo_stale(photos, inspection.observed_at, cfg),
+        "outside_village": _outside_village(inspection, lat, lon, cfg) if located else None,
+        "exif_location_far": _exif_location_far(photos, lat, lon, cfg) if located else None,
+        "no_location": None if located else _no_location(inspection, photos),
+        "clock_skew": _clock_skew(inspection, cfg),
+        # EXIF times come from the phone's clock: compare them with the phone's own time of the visit
+        "photo_stale": _photo_stale(photos, inspection.device_observed_at or inspection.observed_at, cfg),
         "photo_reused": _photo_reused(inspection, photos, cfg),
         "low_accuracy": (
             {"accuracy_m": inspection.accuracy_m, "threshold_m": cfg["FLAG_LOW_ACCURACY_M"]}

@@ -41,16 +41,20 @@ from app.services.webhooks import queue_inspection_event
 
 def canonical_content(data):
     """The request's content in a canonical form (what an identical retry repeats)."""
-    location = data["location"]
-    return {
+    location = data.get("location")
+    content = {
         "village": data["village"],
         "observed_at": data["observed_at"].astimezone(timezone.utc).isoformat(),
-        "location": {"lat": location["lat"], "lon": location["lon"], "accuracy_m": location.get("accuracy_m"),
-                     "crs": location.get("crs", "wgs84")},
+        "location": None if location is None else {
+            "lat": location["lat"], "lon": location["lon"], "accuracy_m": location.get("accuracy_m"),
+            "crs": location.get("crs", "wgs84")},
         "answers": data["answers"],
         "photos": {aspect: list(ids) for aspect, ids in sorted(data.get("photos", {}).items()) if ids},
         "notes": data.get("notes") or None,
     }
+    if data.get("device_observed_at") is not None:  # only when sent: older hashes stay valid
+        content["device_observed_at"] = data["device_observed_at"].astimezone(timezone.utc).isoformat()
+    return content
 
 
 def content_hash(data):
@@ -68,11 +72,26 @@ def _village_in_scope(code, user):
     return village
 
 
-def _check_observed_at(observed_at, errors):
+def _stored_observed_at(data):
+    """(observed_at to store, clamped?): a time more than OBSERVED_AT_MAX_SKEW_MINUTES ahead of the
+    server's clock that comes with the phone's own reading (`device_observed_at`) is a phone that
+    could not correct its clock: the visit cannot be later than its arrival here, so the server's
+    time of receipt is stored and the inspection is flagged `clock_skew`. Without
+    `device_observed_at` such a time is refused (_check_observed_at)."""
+    observed_at = data["observed_at"].astimezone(timezone.utc)
+    now = datetime.now(timezone.utc)
+    ahead = observed_at > now + timedelta(minutes=current_app.config["OBSERVED_AT_MAX_SKEW_MINUTES"])
+    if ahead and data.get("device_observed_at") is not None:
+        return now, True
+    return observed_at, False
+
+
+def _check_observed_at(observed_at, errors, device_observed_at=None):
     cfg = current_app.config
     now = datetime.now(timezone.utc)
     if observed_at > now + timedelta(minutes=cfg["OBSERVED_AT_MAX_SKEW_MINUTES"]):
-        errors["observed_at"] = ["is in the future (check the phone's clock)"]
+        if device_observed_at is None:
+            errors["observed_at"] = ["is in the future (check the phone's clock)"]
     elif observed_at < now - timedelta(days=cfg["OBSERVED_AT_MAX_AGE_DAYS"]):
         errors["observed_at"] = [f"is more than {cfg['OBSERVED_AT_MAX_AGE_DAYS']} days ago"]
 
@@ -104,9 +123,11 @@ def validate_submission(data, user):
     """Check a create/resubmit body against the database; returns (village, lat, lon, photos)."""
     village = _village_in_scope(data["village"], user)
     errors = {}
-    location = data["location"]
-    lat, lon = geo.to_wgs84(location["lat"], location["lon"], location.get("crs", "wgs84"))
-    _check_observed_at(data["observed_at"], errors)
+    location = data.get("location")
+    lat = lon = None  # no location: the village was chosen by hand (flag no_location)
+    if location is not None:
+        lat, lon = geo.to_wgs84(location["lat"], location["lon"], location.get("crs", "wgs84"))
+    _check_observed_at(data["observed_at"], errors, data.get("device_observed_at"))
     photos = _check_photos(data, user, errors)
     if errors:
         raise ValidationFailed.for_fields(errors)
@@ -116,11 +137,17 @@ def validate_submission(data, user):
 # --- writing --------------------------------------------------------------------------------
 
 def _apply_content(inspection, data, lat, lon):
-    location = data["location"]
-    inspection.observed_at = data["observed_at"].astimezone(timezone.utc)
-    inspection.location = Point(lon, lat)
-    inspection.accuracy_m = location.get("accuracy_m")
-    inspection.location_input = {"lat": location["lat"], "lon": location["lon"], "crs": location.get("crs", "wgs84")}
+    location = data.get("location")
+    inspection.observed_at, inspection.observed_at_clamped = _stored_observed_at(data)
+    device = data.get("device_observed_at")
+    inspection.device_observed_at = None if device is None else device.astimezone(timezone.utc)
+    if location is None:
+        inspection.location_geom, inspection.accuracy_m, inspection.location_input = None, None, None
+    else:
+        inspection.location = Point(lon, lat)
+        inspection.accuracy_m = location.get("accuracy_m")
+        inspection.location_input = {"lat": location["lat"], "lon": location["lon"],
+                                     "crs": location.get("crs", "wgs84")}
     inspection.answers = data["answers"]
     inspection.notes = data.get("notes") or None
     for column, value in derive_metrics(data["answers"]).items():
@@ -141,7 +168,9 @@ def _record_version(inspection, photos):
         grouped.setdefault(aspect, []).append(photo.id)
     db.session.add(InspectionVersion(
         inspection_id=inspection.id, version=inspection.version, observed_at=inspection.observed_at,
-        location_input={**inspection.location_input, "accuracy_m": inspection.accuracy_m},
+        device_observed_at=inspection.device_observed_at,
+        location_input=(None if inspection.location_input is None
+                        else {**inspection.location_input, "accuracy_m": inspection.accuracy_m}),
         answers=inspection.answers, photos=grouped, notes=inspection.notes,
         flags=[{"code": f.code, "facts": f.facts} for f in inspection.flags],
     ))
@@ -160,10 +189,14 @@ def _replay(existing, digest, user):
     details = {"client_uuid": str(existing.client_uuid)}
     if existing.inspector_id == user.id:
         details["id"] = existing.id
+        raise DuplicateConflict(f"Inspection {existing.id} already has this client_uuid with different content.",
+                                details=details)
+    # first seen from another user (e.g. an item saved on a shared phone by the other account):
+    # never re-attributed, and nothing about the other inspection is told
     raise DuplicateConflict(
-        f"Inspection {existing.id} already has this client_uuid with different content."
-        if "id" in details else "This client_uuid is already used.",
-        details=details,
+        "This client_uuid was first sent by another user; it is never credited to you.",
+        message_zh="该记录已由其他账号提交，不能记在您的名下。",
+        details={**details, "reason": "other_user"},
     )
 
 
@@ -205,14 +238,20 @@ def _is_latest_version_content(inspection, data):
         InspectionVersion.inspection_id == inspection.id, InspectionVersion.version == inspection.version))
     if row is None:
         return False
-    location = row.location_input or {}
+    location = row.location_input
     stored = canonical_content({
         "village": inspection.village_code, "observed_at": row.observed_at,
-        "location": {"lat": location.get("lat"), "lon": location.get("lon"),
-                     "accuracy_m": location.get("accuracy_m"), "crs": location.get("crs", "wgs84")},
+        "device_observed_at": row.device_observed_at,
+        "location": None if location is None else {
+            "lat": location.get("lat"), "lon": location.get("lon"),
+            "accuracy_m": location.get("accuracy_m"), "crs": location.get("crs", "wgs84")},
         "answers": row.answers, "photos": row.photos, "notes": row.notes,
     })
-    return stored == canonical_content(data)
+    sent = canonical_content(data)
+    if _stored_observed_at(data)[1]:  # stored as the time it was received: compare the rest
+        stored.pop("observed_at")
+        sent.pop("observed_at")
+    return stored == sent
 
 
 def resubmit_inspection(inspection_id, data, user):
@@ -291,7 +330,7 @@ def describe_inspection(inspection, detail=True, review=..., viewer=None, flags=
         "version": inspection.version,
         "village": {"code": village.code, "name": village.name, "township_code": village.parent_code},
         "inspector": inspection.inspector, "observed_at": inspection.observed_at,
-        "submitted_at": inspection.submitted_at,
+        "device_observed_at": inspection.device_observed_at, "submitted_at": inspection.submitted_at,
         "location": None if point is None else {
             "lat": point.y, "lon": point.x, "accuracy_m": inspection.accuracy_m,
             "input": inspection.location_input or {}},

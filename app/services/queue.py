@@ -8,7 +8,7 @@ flags.redact_flag_lists).
 """
 import math
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from app.access import inspection_filters
@@ -20,6 +20,7 @@ from app.models import (
     Inspection,
     InspectionFlag,
     InspectionPhoto,
+    Photo,
     User,
 )
 from app.models.types import utcnow
@@ -59,7 +60,9 @@ def _page_rows(conditions, order, page, per_page):
                Inspection.inspector_id, User.username.label("inspector_username"),
                User.display_name.label("inspector_display_name"), Inspection.observed_at,
                Inspection.submitted_at, Inspection.accuracy_m, Inspection.notes, Inspection.flag_count,
-               Inspection.households, *metric_columns)
+               Inspection.households, Inspection.answers, Inspection.device_observed_at,
+               func.ST_Y(Inspection.location_geom).label("lat"), func.ST_X(Inspection.location_geom).label("lon"),
+               *metric_columns)
         .join(village, village.code == Inspection.village_code)
         .outerjoin(township, township.code == village.parent_code)
         .outerjoin(User, User.id == Inspection.inspector_id)
@@ -72,7 +75,9 @@ def _page_rows(conditions, order, page, per_page):
 
 def _photos_by_inspection(ids):
     rows = db.session.execute(
-        select(InspectionPhoto.inspection_id, InspectionPhoto.photo_id, InspectionPhoto.aspect)
+        select(InspectionPhoto.inspection_id, InspectionPhoto.photo_id, InspectionPhoto.aspect,
+               Photo.exif_lat, Photo.exif_lon, Photo.taken_at)
+        .join(Photo, Photo.id == InspectionPhoto.photo_id)
         .where(InspectionPhoto.inspection_id.in_(ids))
         .order_by(InspectionPhoto.inspection_id, InspectionPhoto.aspect, InspectionPhoto.position,
                   InspectionPhoto.id)
@@ -80,7 +85,8 @@ def _photos_by_inspection(ids):
     out = {}
     for row in rows:
         out.setdefault(row.inspection_id, []).append(
-            {"id": row.photo_id, "aspect": row.aspect, "thumb_url": photo_urls(row.photo_id)["thumb"]})
+            {"id": row.photo_id, "aspect": row.aspect, "thumb_url": photo_urls(row.photo_id)["thumb"],
+             "exif_lat": row.exif_lat, "exif_lon": row.exif_lon, "taken_at": row.taken_at})
     return out
 
 
@@ -116,11 +122,31 @@ def previous_approved(ids):
                          "metrics": {m: getattr(row, m) for m in METRICS}} for row in rows}
 
 
-def review_queue(user, order="oldest", page=1, per_page=50, township=None, **filters):
+def search_condition(text):
+    """SQL condition: the village's name or the inspector's username or display name contains
+    `text` (case-insensitive for Latin letters). EXISTS subqueries, so the counts and the page
+    read it without another join."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+
+    def matches(column):
+        return func.lower(column).like(pattern, escape="\\")
+
+    named, person = aliased(Division), aliased(User)  # the page's own joins stay out of the subqueries
+    village = exists().where(named.code == Inspection.village_code, matches(named.name))
+    inspector = exists().where(person.id == Inspection.inspector_id,
+                               or_(matches(person.username), matches(func.coalesce(person.display_name, ""))))
+    return or_(village, inspector)
+
+
+def review_queue(user, order="oldest", page=1, per_page=50, township=None, q=None, **filters):
     """One page of the queue with counts: {"items", "page", "per_page", "total", "pages", "counts"}.
-    `township` (any division code) and `filters` are the inspection list's (access.inspection_filters)."""
+    `township` (any division code) and `filters` are the inspection list's (access.inspection_filters);
+    `q` searches the village name and the inspector (search_condition)."""
     now = utcnow()
     conditions = inspection_filters(user, status="submitted", division=township, **filters)
+    if q:
+        conditions.append(search_condition(q))
     counts = queue_counts(conditions, now)
     rows = _page_rows(conditions, order, page, per_page) if counts["waiting"] else []
     ids = [row.id for row in rows]
@@ -136,7 +162,9 @@ def review_queue(user, order="oldest", page=1, per_page=50, township=None, **fil
             "id": row.inspector_id, "username": row.inspector_username, "display_name": row.inspector_display_name},
         "observed_at": row.observed_at, "submitted_at": row.submitted_at,
         "waiting_seconds": int((now - row.submitted_at).total_seconds()),
-        "accuracy_m": row.accuracy_m, "notes": row.notes,
+        "accuracy_m": row.accuracy_m, "notes": row.notes, "answers": row.answers or {},
+        "location": None if row.lat is None else {"lat": row.lat, "lon": row.lon, "accuracy_m": row.accuracy_m},
+        "device_observed_at": row.device_observed_at,
         "metrics": {m: getattr(row, m) for m in METRICS}, "households": row.households,
         "flag_count": row.flag_count, "flags": flags.get(row.id, []),
         "photos": photos.get(row.id, []), "previous_approved": previous.get(row.id),

@@ -1,23 +1,32 @@
 // The web client: one page, hash routes, one view per screen.
 import { request, session, setUnauthorizedHandler } from "./api.js";
 import { lang, setLang, t } from "./i18n.js";
-import { listOutbox, onOutboxChange, startOutbox } from "./outbox.js";
-import { announce, clear, h } from "./ui.js";
+import { listOutbox, onOutboxChange, startOutbox, unsentCount, isMine } from "./outbox.js";
+import { announce, clear, confirmDialog, h } from "./ui.js";
 import { renderLogin } from "./views/login.js";
 import { renderInspect } from "./views/inspect.js";
 import { renderOutbox } from "./views/outbox.js";
+import { renderDue } from "./views/due.js";
 import { renderMine } from "./views/mine.js";
+import { renderInspection } from "./views/inspection.js";
 import { renderReview } from "./views/review.js";
 import { renderRates } from "./views/rates.js";
 
+const ALL = ["inspector", "reviewer", "bureau", "admin"];
+const ABOVE = ["reviewer", "bureau", "admin"];
+
 // route → [view, roles that see it in the navigation]
 const ROUTES = {
-  inspect: { render: renderInspect, roles: ["inspector"], nav: "nav_inspect" },
+  inspect: { render: (main, ctx) => renderInspect(main, { ...ctx, mode: "new" }), roles: ["inspector"], nav: "nav_inspect" },
+  due: { render: renderDue, roles: ["inspector"], nav: "nav_due" },
   outbox: { render: renderOutbox, roles: ["inspector"], nav: "nav_outbox" },
   mine: { render: renderMine, roles: ["inspector"], nav: "nav_mine" },
-  edit: { render: renderInspect, roles: ["inspector"] },
-  review: { render: renderReview, roles: ["reviewer", "bureau", "admin"], nav: "nav_review" },
+  edit: { render: (main, ctx) => renderInspect(main, { ...ctx, mode: "edit" }), roles: ["inspector"] },
+  fix: { render: (main, ctx) => renderInspect(main, { ...ctx, mode: "fix" }), roles: ["inspector"], title: "fix_title" },
+  review: { render: renderReview, roles: ABOVE, nav: "nav_review" },
   rates: { render: renderRates, roles: ["bureau", "admin"], nav: "nav_rates" },
+  records: { render: renderMine, roles: ABOVE, nav: "nav_records" },
+  inspection: { render: renderInspection, roles: ALL, title: "inspection_title" },
 };
 
 function homeFor(me) {
@@ -55,7 +64,7 @@ async function route() {
     renderLogin(screen, { onLoggedIn: () => go(homeFor(session.me)) });
   } else {
     const view = ROUTES[name];
-    document.title = `${t(view.nav || "nav_mine")} · ${t("app_title")}`;
+    document.title = `${t(view.nav || view.title || "nav_mine")} · ${t("app_title")}`;
     const done = (await view.render(screen, { params, me, go })) || null;
     if (screen.isConnected) cleanup = done;
     else if (done) done();
@@ -101,11 +110,19 @@ async function updateOutboxCount() {
   const el = document.getElementById("outbox-count");
   if (!el) return;
   const items = await listOutbox();
-  const pending = items.filter((i) => i.state !== "sent").length;
+  const pending = items.filter((i) => isMine(i) && i.state !== "sent").length;
   el.textContent = pending ? ` (${pending})` : "";
 }
 
 async function logout() {
+  // unsent items stay on the phone for their author and are never sent as someone else's
+  const unsent = await unsentCount();
+  if (unsent > 0) {
+    const me = session.me;
+    const ok = await confirmDialog(t("logout_unsent", { n: unsent, user: me?.display_name || me?.username || "" }),
+                                   { confirm: t("logout_anyway") });
+    if (!ok) return;
+  }
   try { await request("DELETE", "/auth/token"); } catch { /* offline or expired: forget it anyway */ }
   session.clear();
   go("login");

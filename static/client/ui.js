@@ -60,3 +60,42 @@ export function button(label, onclick, attrs = {}) {
 export function badge(text, kind = "") {
   return h("span", { class: `badge ${kind}` }, text);
 }
+
+/** Ask before doing something that cannot be undone: a modal dialog → Promise<boolean>.
+ *  confirmDialog(text, {confirm: "删除", danger: true, details: [lines]}). */
+export function confirmDialog(text, { confirm = t("confirm"), cancel = t("cancel"), danger = false, details = null } = {}) {
+  return new Promise((resolve) => {
+    const ok = h("button", { type: "submit", class: danger ? "bad-button" : "primary", value: "ok" }, confirm);
+    const no = h("button", { type: "button", class: "secondary" }, cancel);
+    const dialog = h("dialog", { class: "confirm", "aria-labelledby": "confirm-text", id: "confirm-dialog" },
+      h("form", { method: "dialog" },
+        h("p", { id: "confirm-text", class: "confirm-text" }, text),
+        details?.length ? h("ul", { class: "small confirm-details" }, details.map((d) => h("li", {}, d))) : null,
+        h("div", { class: "actions" }, ok, no)));
+    let answered = false;
+    const finish = (value) => {
+      if (answered) return;
+      answered = true;
+      if (dialog.open) dialog.close();
+      dialog.remove();
+      resolve(value);
+    };
+    dialog.querySelector("form").addEventListener("submit", (event) => { event.preventDefault(); finish(true); });
+    no.addEventListener("click", () => finish(false));
+    dialog.addEventListener("close", () => finish(false));
+    document.body.append(dialog);
+    dialog.showModal();
+    no.focus();
+  });
+}
+
+/** A <progress> with its percentage written out (the bar alone says nothing to a screen reader). */
+export function progressBar(fraction, label) {
+  const pct = Math.max(0, Math.min(100, Math.round((fraction || 0) * 100)));
+  return h("span", { class: "progress" }, h("progress", { max: 100, value: pct, "aria-label": label }), ` ${pct}%`);
+}
+
+/** Whether this device has a keyboard and a fine pointer (keyboard hints are shown only then). */
+export function hasKeyboard() {
+  return window.matchMedia("(any-hover: hover) and (any-pointer: fine)").matches;
+}

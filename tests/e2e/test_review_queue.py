@@ -1,5 +1,5 @@
-"""The reviewer's queue in the browser: bulk approval takes only the unflagged items, and the
-`r` key rejects the selected one with the comment typed in the dialog."""
+"""The reviewer's queue in the browser: bulk approval (after its confirmation) takes only the
+unflagged items, and the `r` key rejects the selected one with the comment typed in the dialog."""
 import pytest
 
 from app.extensions import db
@@ -29,8 +29,9 @@ def test_bulk_approves_unflagged_and_r_rejects_with_comment(database, make_user,
     page = new_context(viewport=DESKTOP).new_page()
     log_in(page, reviewer)
     card = page.locator(f'.review-item[data-id="{flagged}"]')
-    assert "不在村范围内：距村 5230 米" in card.inner_text()
+    assert "不在村范围内：距村 5.2 公里" in card.inner_text()  # distances as people read them
     page.get_by_role("button", name="批量通过无警示的 2 条").click()
+    page.locator("#confirm-dialog", has_text="通过 2 条无警示巡查？").get_by_role("button", name="通过这 2 条").click()
     page.wait_for_function("() => document.querySelectorAll('.review-item').length === 1")
     statuses = dict(sql(app, "SELECT id, status FROM inspections"))
     assert statuses == {plain[0]: "approved", plain[1]: "approved", flagged: "submitted"}

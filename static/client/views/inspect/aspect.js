@@ -25,13 +25,16 @@ function choiceQuestion(q, name, value) {
 
 const QUESTION = { boolean: booleanQuestion, integer: integerQuestion, choice: choiceQuestion };
 
-/** aspectSection(aspect, existing) → {el, key, photos, photoRequired, title(), included(), answers(), missing()}. */
-export function aspectSection(aspect, existing) {
+/** aspectSection(aspect, start, onChange) → {el, key, photos, photoRequired, title(), included(),
+ *  answers(), missing(), state()}. `start`: {included, answers, kept: [photo ids], added: [photos]}
+ *  from a returned inspection, a draft or an outbox item; none: a fresh form. */
+export function aspectSection(aspect, start, onChange = () => {}) {
   const key = aspect.aspect;
-  const prior = existing?.answers[key];
-  const include = h("input", { type: "checkbox", name: `include-${key}`, checked: existing ? Boolean(prior) : !aspect.optional });
+  const prior = start?.answers;
+  const include = h("input", { type: "checkbox", name: `include-${key}`,
+                               checked: start ? Boolean(start.included) : !aspect.optional });
   const questions = aspect.items.map((q) => ({ q, ...QUESTION[q.type](q, `${key}.${q.key}`, prior?.[q.key]) }));
-  const photos = photoPicker(aspect, existing?.photos[key] || []);
+  const photos = photoPicker(aspect, start?.kept || [], start?.added || [], onChange);
   const body = h("div", { class: "questions" }, questions.map((x) => x.el), photos.el);
   const el = h("section", { class: "card aspect", dataset: { aspect: key }, "aria-labelledby": `aspect-${key}` },
     h("h2", { id: `aspect-${key}` }, pick(aspect, "title")),
@@ -39,6 +42,7 @@ export function aspectSection(aspect, existing) {
   const sync = () => { body.hidden = !include.checked; };
   include.addEventListener("change", sync);
   sync();
+  const answers = () => Object.fromEntries(questions.map((x) => [x.q.key, x.read()]).filter(([, v]) => v !== undefined));
   return {
     el,
     key,
@@ -46,11 +50,14 @@ export function aspectSection(aspect, existing) {
     photoRequired: aspect.photo_required !== false,
     title: () => pick(aspect, "title"),
     included: () => include.checked,
-    answers: () => Object.fromEntries(questions.map((x) => [x.q.key, x.read()]).filter(([, v]) => v !== undefined)),
+    answers,
     /** "aspect: question" of the first unanswered required question, or null. */
     missing: () => {
       const x = questions.find(({ q, read }) => read() === undefined && (q.required ?? q.type === "boolean"));
       return x ? `${pick(aspect, "title")}: ${pick(x.q)}` : null;
     },
+    /** What a draft keeps of this aspect (also the half-answered questions). */
+    state: () => ({ included: include.checked, answers: answers(), kept: photos.kept(),
+                    added: photos.added().map(({ blob, name, info, photo_id }) => ({ blob, name, info, photo_id })) }),
   };
 }

@@ -1,6 +1,9 @@
 // Where am I: the villages of the inspector's scope (kept for offline use), a filter, and the
-// phone's position, matched to a village by the server when online.
+// phone's position, matched to a village by the server when online. Without a position (GPS denied
+// or unavailable) the village is chosen by hand and the inspection goes without one: the server
+// flags it `no_location` for the reviewer.
 import { allPages, api, session } from "../../api.js";
+import { distanceText } from "../../flags.js";
 import { errorText, t } from "../../i18n.js";
 import { button, field, h } from "../../ui.js";
 
@@ -49,27 +52,40 @@ function villageFilter(select) {
 
 /** The village the server finds at `position` (chosen in `select`), in words with the accuracy. */
 async function placeText(position, select) {
-  const accuracy = t("accuracy", { accuracy: position.accuracy_m });
+  const accuracy = t("accuracy", { accuracy: distanceText(position.accuracy_m) });
   if (!navigator.onLine) return `${t("geo_offline")} (${accuracy})`;
   try {
     const found = await api.get("/divisions/locate", { lat: position.lat, lon: position.lon });
     select.value = found.village.code;
     const message = found.inside
       ? t("located_inside", { village: found.village.name, township: found.township?.name || "" })
-      : t("located_near", { village: found.village.name, distance: Math.round(found.distance_m) });
+      : t("located_near", { village: found.village.name, distance: distanceText(found.distance_m) });
     return `${message} (${accuracy})`;
   } catch (err) {
     return err.network ? `${t("geo_offline")} (${accuracy})` : errorText(err);
   }
 }
 
-/** wherePicker(villages, existing) → {el, village(), villageName(), position()}; position is
- *  {lat, lon, accuracy_m} once located (or the returned inspection's), else null. */
-export function wherePicker(villages, existing) {
+function geoReason(err) {
+  if (err && err.code === 1) return t("geo_reason_denied");
+  if (err && err.code === 2) return t("geo_reason_unavailable");
+  if (err && err.code === 3) return t("geo_reason_timeout");
+  return err?.message || String(err);
+}
+
+/** wherePicker(villages, start, onChange) → {el, village(), villageName(), position()}; start is
+ *  {village, position} (a returned inspection's, a draft's); position is {lat, lon, accuracy_m}
+ *  once located, else null. */
+export function wherePicker(villages, start, onChange = () => {}) {
   const select = villageSelect(villages);
   const result = h("p", { id: "where-result", role: "status", class: "muted" });
+  const noGps = h("p", { id: "no-gps-hint", class: "notice-text" }, t("no_location_hint"));
   const locateButton = button(t("where_am_i"), locate, { class: "primary", id: "where-am-i" });
   let position = null;
+
+  function showPosition() {
+    noGps.hidden = Boolean(position);
+  }
 
   async function locate() {
     locateButton.disabled = true;
@@ -77,25 +93,27 @@ export function wherePicker(villages, existing) {
     try {
       const { coords } = await getPosition();
       position = { lat: coords.latitude, lon: coords.longitude, accuracy_m: Math.round(coords.accuracy) };
+      showPosition();
       result.textContent = await placeText(position, select);
+      onChange();
     } catch (err) {
-      result.textContent = t("geo_denied", { reason: err.message || String(err) });
+      result.textContent = t("geo_denied", { reason: geoReason(err) });
+      select.focus();
     } finally {
       locateButton.disabled = false;
     }
   }
 
-  if (existing) {
-    select.value = existing.village.code;
-    if (existing.location) {
-      const { lat, lon, accuracy_m } = existing.location;
-      position = { lat, lon, accuracy_m };
-      result.textContent = t("accuracy", { accuracy: accuracy_m ?? "?" });
-    }
+  if (start?.village) select.value = start.village;
+  if (start?.position) {
+    position = { ...start.position };
+    result.textContent = t("accuracy", { accuracy: distanceText(position.accuracy_m) });
   }
+  showPosition();
+  select.addEventListener("change", onChange);
   const el = h("section", { class: "card", "aria-labelledby": "where-h" },
     h("h2", { id: "where-h" }, t("village")),
-    locateButton, result,
+    locateButton, result, noGps,
     field(t("search_village"), villageFilter(select)),
     field(t("village"), select));
   return {

@@ -15,7 +15,7 @@ function metricCell(m) {
 
 function villageCell(m) {
   return h("td", { class: `metric village-${m.status}` }, statusText(m.status),
-    m.inspection_id ? h("span", { class: "small" }, ` #${m.inspection_id}`) : null);
+    m.inspection_id ? h("a", { class: "small", href: `#/inspection/${m.inspection_id}` }, ` #${m.inspection_id}`) : null);
 }
 
 function divisionRow(row, { total, onDrill }) {
