@@ -52,7 +52,10 @@ class Inspections(MethodView):
     def post(self):
         """Submit an inspection (DESIGN §5.1). Idempotent by `client_uuid`: the same content again
         answers 200 with the stored inspection; different content is 409 `duplicate_conflict` with
-        the stored id in `details.id`. The village must be in your scope (else 404)."""
+        the stored id in `details.id`. A `client_uuid` first sent by another user is 409
+        `duplicate_conflict` with `details.reason` = `other_user` (never credited to you). The
+        village must be in your scope (else 404). Without `location` the inspection is accepted and
+        flagged `no_location`; `device_observed_at` (the phone's own clock) may raise `clock_skew`."""
         inspection, created = create_inspection(load_submission(InspectionCreateSchema()), g.user)
         db.session.commit()
         return describe_inspection(inspection), 201 if created else 200
