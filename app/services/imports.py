@@ -181,9 +181,9 @@ def import_inspections(source, *, actor=None, progress=None, file_name=None):
         if progress:
             progress(len(batch))
     result.created = len(rows)
-    approved_villages = {r["village_code"] for r in rows if r["status"] == "approved"}
-    if approved_villages:
-        refresh_village_latest(approved_villages)
+    approved = [r for r in rows if r["status"] == "approved"]
+    if approved:
+        refresh_village_latest({r["village_code"] for r in approved}, since=min(r["observed_at"] for r in approved))
     record_audit("inspections.imported", "inspection_import", uuid.uuid4().hex, actor=actor,
                  details={"file": file_name, **result.as_dict(),
                           "skipped_client_uuids": [u for _, u in result.skipped][:1000]})

@@ -43,6 +43,7 @@ from app.models import (
     Target,
 )
 from app.models.types import CHINA, UTCDateTime, utcnow
+from app.models.village_status import SnapshotMonth
 
 RATE_DIGITS = 4
 
@@ -210,11 +211,16 @@ class Statement:
         return {name: available[name] for name in self.params}
 
 
+UTC_BINDS = ("window_start", "window_end", "month_start", "month_end")
+LIST_BINDS = ("kinds", "codes")
+
+
 def declared_bind(name):
-    """The window's bounds are stored as UTC; the counted kinds are a list (IN)."""
-    if name in ("window_start", "window_end"):
+    """Instants (the window's and a month's bounds, `window_start_<n>` of a trend) are stored as
+    UTC; the counted kinds and a set of village codes are lists (IN)."""
+    if name in UTC_BINDS or name.startswith("window_start_"):
         return bindparam(name, type_=UTCDateTime())
-    if name == "kinds":
+    if name in LIST_BINDS:
         return bindparam(name, expanding=True)
     return bindparam(name)
 
@@ -224,13 +230,17 @@ def with_ctes(*ctes):
 
 
 PERIOD_WINDOW = "i.observed_at >= :window_start AND i.observed_at < :window_end"
+VILLAGE_RANGE = "i.village_code >= :lo AND i.village_code < :hi"
 
 
-def ranked_cte(period_window):
-    """The subtree's approved inspections (observed in the period's window when `period_window`),
-    each with n_M: how many answers to M there are from it to the village's last, in
-    (observed_at, id) order. n_M = 1 on a row answering M marks the latest answer to M."""
-    window = f"{PERIOD_WINDOW}\n    AND " if period_window else ""
+def ranked_cte(period_window, villages=VILLAGE_RANGE):
+    """The subtree's approved inspections (observed in the period's window when `period_window`;
+    another condition on `i.observed_at` when it is a string), each with n_M: how many answers to M
+    there are from it to the village's last, in (observed_at, id) order. n_M = 1 on a row answering
+    M marks the latest answer to M. `villages`: the condition on `i.village_code`."""
+    if period_window is True:
+        period_window = PERIOD_WINDOW
+    window = f"{period_window}\n    AND " if period_window else ""
     answers = ", ".join(f"i.{m}" for m in METRICS)
     counts = ",\n".join(f"         COUNT(i.{m}) OVER w AS n_{m}" for m in METRICS)
     return f"""ranked AS (
@@ -238,7 +248,7 @@ def ranked_cte(period_window):
          i.tap_households, i.tap_households_with_tap,
 {counts}
   FROM inspections i
-  WHERE i.status = 'approved' AND {window}i.village_code >= :lo AND i.village_code < :hi
+  WHERE i.status = 'approved' AND {window}{villages}
   WINDOW w AS (PARTITION BY i.village_code ORDER BY i.observed_at, i.id
                ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
 )"""
@@ -264,15 +274,20 @@ def latest_cte():
 )"""
 
 
-def maintained_latest_cte():
+def maintained_latest_cte(snapshot=False):
     """`latest` read from the maintained table (services/village_status.py) instead of `ranked`:
-    an answer observed before the window's start counts as no answer."""
+    an answer observed before the window's start counts as no answer. `snapshot`: from the monthly
+    snapshot of :month instead of the all-time table, with each answer's inspection id and time."""
     columns = [f"    CASE WHEN {m}_at >= :window_start THEN CASE WHEN {m} THEN 1 ELSE 0 END END AS {m}"
                for m in METRICS]
+    if snapshot:
+        columns += [f"    CASE WHEN {m}_at >= :window_start THEN {m}_{c} END AS {m}_{c}"
+                    for m in METRICS for c in ("id", "at")]
     columns += [f"    CASE WHEN tap_water_at >= :window_start THEN {c} END AS {c}"
                 for c in ("tap_households", "tap_households_with_tap")]
-    return "latest AS (\n  SELECT village_code,\n" + ",\n".join(columns) + """
-  FROM village_latest WHERE village_code >= :lo AND village_code < :hi
+    source = "village_snapshots WHERE month = :month AND" if snapshot else "village_latest WHERE"
+    return "latest AS (\n  SELECT village_code,\n" + ",\n".join(columns) + f"""
+  FROM {source} village_code >= :lo AND village_code < :hi
 )"""
 
 
@@ -282,19 +297,25 @@ POP_CTE = """pop AS (
 )"""
 
 
-def grouped_cte():
-    """The counted villages joined to `latest`, summed per code prefix of the requested level."""
+def _sums(population=True):
+    """The counts of one group: population, met / not met per metric, households (without the
+    population and the known households when `population` is false)."""
     counts = ",\n".join(f"    SUM(CASE WHEN l.{m} = 1 THEN 1 ELSE 0 END) AS {m}_met,\n"
                          f"    SUM(CASE WHEN l.{m} = 0 THEN 1 ELSE 0 END) AS {m}_not_met" for m in METRICS)
-    return f"""grouped AS (
-  SELECT substr(pop.code, 1, :prefix_length) AS grp, COUNT(*) AS population,
-{counts},
-    SUM(pop.households) AS sewage_households_known,
-    SUM(CASE WHEN l.sewage_treated = 1 THEN pop.households END) AS sewage_households_met,
+    head = "COUNT(*) AS population,\n" if population else "\n"
+    known = "    SUM(pop.households) AS sewage_households_known,\n" if population else ""
+    return f"""{head}{counts},
+{known}    SUM(CASE WHEN l.sewage_treated = 1 THEN pop.households END) AS sewage_households_met,
     SUM(CASE WHEN l.tap_households IS NOT NULL AND l.tap_households_with_tap IS NOT NULL
              THEN l.tap_households END) AS tap_households,
     SUM(CASE WHEN l.tap_households IS NOT NULL AND l.tap_households_with_tap IS NOT NULL
-             THEN l.tap_households_with_tap END) AS tap_households_with_tap
+             THEN l.tap_households_with_tap END) AS tap_households_with_tap"""
+
+
+def grouped_cte():
+    """The counted villages joined to `latest`, summed per code prefix of the requested level."""
+    return f"""grouped AS (
+  SELECT substr(pop.code, 1, :prefix_length) AS grp, {_sums()}
   FROM pop LEFT JOIN latest l ON l.village_code = pop.code
   GROUP BY substr(pop.code, 1, :prefix_length)
 )"""
@@ -337,6 +358,52 @@ VILLAGES = Statement(
     "villages", with_ctes(RANKED_CTE, LATEST_CTE) + VILLAGES_SELECT,
     ("window_start", "window_end", "lo", "hi", "true"))
 
+# The same two from the monthly snapshot of the period's last month (services/village_status.py):
+# each village's latest answer observed before the month's end, the window checked on its date.
+SNAPSHOT_LATEST_CTE = maintained_latest_cte(snapshot=True)
+SNAPSHOT_ROLLUP = Statement(
+    "snapshot_rollup", with_ctes(SNAPSHOT_LATEST_CTE, POP_CTE, GROUPED_CTE) + ROLLUP_SELECT,
+    ("window_start", "month", "lo", "hi", "true", "kinds", "prefix_length", "level"))
+SNAPSHOT_VILLAGES = Statement(
+    "snapshot_villages", with_ctes(SNAPSHOT_LATEST_CTE) + VILLAGES_SELECT,
+    ("window_start", "month", "lo", "hi", "true"))
+
+
+def trend_statement(n):
+    """The division's own counts for `n` months at once, each from its snapshot with its own window
+    (`month_<k>`, `window_start_<k>`): one row per month. The population does not depend on the
+    month: it is counted once, and only the villages with a snapshot row are joined month by month."""
+    values = ", ".join(f"(:month_{k}, :window_start_{k})" for k in range(n))
+    columns = []
+    for m in METRICS:
+        valid = f"s.{m}_at >= mo.window_start"
+        columns.append(f"    CASE WHEN {valid} THEN CASE WHEN s.{m} THEN 1 ELSE 0 END END AS {m}")
+    columns += [f"    CASE WHEN s.tap_water_at >= mo.window_start THEN s.{c} END AS {c}"
+                for c in ("tap_households", "tap_households_with_tap")]
+    months = f"months (month, window_start) AS (VALUES {values})"
+    latest = ("latest AS (\n  SELECT s.month, s.village_code,\n" + ",\n".join(columns) + """
+  FROM months mo JOIN village_snapshots s ON s.month = mo.month
+  WHERE s.village_code >= :lo AND s.village_code < :hi
+)""")
+    grouped = f"""grouped AS (
+  SELECT l.month AS month, {_sums(population=False)}
+  FROM pop JOIN latest l ON l.village_code = pop.code
+  GROUP BY l.month
+)"""
+    totals = """totals AS (
+  SELECT COUNT(*) AS population, SUM(pop.households) AS sewage_households_known FROM pop
+)"""
+    counted = [f"g.{m}_{s}" for m in METRICS for s in ("met", "not_met")]
+    counted += ["g.sewage_households_met", "g.tap_households", "g.tap_households_with_tap"]
+    select_ = f"""
+SELECT mo.month AS month, t.population, t.sewage_households_known, {', '.join(counted)}
+FROM months mo CROSS JOIN totals t LEFT JOIN grouped g ON g.month = mo.month
+ORDER BY mo.month
+"""
+    params = tuple(f"{p}_{k}" for k in range(n) for p in ("month", "window_start"))
+    return Statement(f"trend_{n}", with_ctes(months, latest, POP_CTE, grouped, totals) + select_,
+                     params + ("lo", "hi", "true", "kinds"))
+
 
 def subtree_bounds(code):
     return code, code[:-1] + chr(ord(code[-1]) + 1)
@@ -350,29 +417,117 @@ def query_values(query):
             "level": query.level, "true": True}
 
 
-def _rows(statement, query):
-    return db.session.execute(statement.clause(), statement.values(query_values(query))).mappings().all()
+def execute_unprepared(statement, values):
+    """Run a rates statement so that PostgreSQL plans it for these values every time.
+
+    psycopg prepares a statement after its fifth execution on a connection, and PostgreSQL may then
+    choose a generic plan, blind to the subtree's code range and the window: for the roll-up that
+    plan reruns the window aggregation once per village (loops=459: 1.5 s instead of 10 ms). With
+    preparing off for these statements each execution is an unnamed statement, planned with its
+    parameters (a custom plan); the app's other statements keep psycopg's default."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return connection.execute(statement.clause(), values).mappings().all()
+    driver = connection.connection.dbapi_connection
+    threshold = driver.prepare_threshold
+    driver.prepare_threshold = None
+    try:
+        return connection.execute(statement.clause(), values).mappings().all()
+    finally:
+        driver.prepare_threshold = threshold
+
+
+def _rows(statement, query, **extra):
+    return execute_unprepared(statement, statement.values({**query_values(query), **extra}))
 
 
 def nothing_approved_after(query):
-    """Whether no approved inspection in the subtree was observed at or after the period's end."""
+    """Whether no approved inspection in the subtree was observed at or after the period's end.
+
+    Ordered by observed_at, the probe reads the partial index of approved rows by time
+    (`ix_inspections_approved_observed`) from the period's end and stops at the first row in the
+    subtree: a couple of pages for a current period, whatever the size of the table."""
+    return db.session.scalar(approved_after_statement(query)) is None
+
+
+def approved_after_statement(query):
+    """The probe of `nothing_approved_after`: the first approved inspection of the subtree observed
+    at or after the period's end, in the order of the partial index."""
     lo, hi = subtree_bounds(query.division.code)
-    later = select(Inspection.id).where(
-        Inspection.status == "approved", Inspection.observed_at >= query.period.end,
-        Inspection.village_code >= lo, Inspection.village_code < hi).limit(1)
-    return db.session.scalar(later) is None
+    return (select(Inspection.id)
+            .where(Inspection.status == "approved", Inspection.observed_at >= query.period.end,
+                   Inspection.village_code >= lo, Inspection.village_code < hi)
+            .order_by(Inspection.observed_at).limit(1))
 
 
-def rollup_rows(query, maintained=None):
+# --- which table answers ----------------------------------------------------------------------
+
+SOURCES = ("snapshot", "latest", "inspections")
+
+
+def month_key(moment):
+    """yyyymm of the China-time month holding `moment` (an aware datetime)."""
+    local = moment.astimezone(CHINA)
+    return local.year * 100 + local.month
+
+
+def month_bounds(month):
+    """(start, end) of month yyyymm in China time; end is the first instant after it."""
+    year, number = divmod(month, 100)
+    return _month_start(year, number), _month_start(year, number + 1)
+
+
+def month_label(month):
+    return f"{month // 100}-{month % 100:02d}"
+
+
+def last_month(period):
+    """yyyymm of the period's last month: the snapshot a period reads."""
+    return month_key(period.end - timedelta(days=1))
+
+
+def built_months(months):
+    """Which of `months` (yyyymm) have a built snapshot (services/village_status.py)."""
+    if not months:
+        return set()
+    return set(db.session.scalars(select(SnapshotMonth.month).where(SnapshotMonth.month.in_(sorted(set(months))))))
+
+
+def choose_source(query):
+    """The cheapest exact source for the query's period: the snapshot of its last month when that
+    is built; else the maintained latest-answer table when nothing approved was observed at or after
+    the period's end; else the inspections themselves."""
+    if built_months([last_month(query.period)]):
+        return "snapshot"
+    return "latest" if nothing_approved_after(query) else "inspections"
+
+
+def source_of(query, maintained=None, source=None):
+    if source is not None:
+        return source
+    if maintained is not None:
+        return "latest" if maintained else "inspections"
+    return choose_source(query)
+
+
+def rollup_rows(query, maintained=None, source=None):
     """Raw grouped counts for each division at the query's level (one statement): from the
-    maintained latest-answer table when that is exact for the period, else from the inspections."""
-    if maintained is None:
-        maintained = nothing_approved_after(query)
-    return _rows(MAINTAINED_ROLLUP if maintained else ROLLUP, query)
+    snapshot of the period's last month, the maintained latest-answer table or the inspections
+    (`choose_source`; `maintained`=True/False or `source` force one)."""
+    source = source_of(query, maintained, source)
+    if source == "snapshot":
+        return _rows(SNAPSHOT_ROLLUP, query, month=last_month(query.period))
+    return _rows(MAINTAINED_ROLLUP if source == "latest" else ROLLUP, query)
 
 
-def village_rows(query):
-    """Every active village of the subtree with its latest approved answer per metric (one statement)."""
+def village_rows(query, source=None):
+    """Every active village of the subtree with its latest approved answer per metric (one
+    statement): from the snapshot of the period's last month when it is built, else from the
+    inspections (`source` = 'snapshot' or 'inspections' forces one)."""
+    if source is None:
+        source = "snapshot" if built_months([last_month(query.period)]) else "inspections"
+    if source == "snapshot":
+        return _rows(SNAPSHOT_VILLAGES, query, month=last_month(query.period))
     return _rows(VILLAGES, query)
 
 
@@ -445,37 +600,87 @@ def _village_row(raw, counted_kinds):
     return row, _village_counts(raw, counted)
 
 
-def compute_rates(query):
-    """The rates response for a RatesQuery: the division's totals and one row per division at the level."""
+SOURCE_NOTES = {
+    "snapshot": "the monthly snapshot of the period's last month (village_snapshots), kept exact with every approval",
+    "latest": "each village's latest approved answer (village_latest): nothing approved was observed after the period",
+    "inspections": "the approved inspections themselves",
+}
+
+
+def source_block(source, query):
+    block = {"read_from": source, "note": SOURCE_NOTES[source]}
+    if source == "snapshot":
+        block["month"] = month_label(last_month(query.period))
+    return block
+
+
+def compute_rates(query, source=None):
+    """The rates response for a RatesQuery: the division's totals and one row per division at the level.
+
+    `as_of` is the moment the numbers were read: every source is exact for the data committed by
+    then (the snapshots and the latest-answer table change in the same transaction as the
+    inspections), and one statement reads the whole answer. `definition.source` says which source."""
     targets = TargetBook(query.period.year)
     total = dict.fromkeys(COUNT_KEYS, 0)
     rows = []
+    as_of = utcnow()
     if query.level == "village":
-        for raw in village_rows(query):
+        if source is None:
+            source = "snapshot" if built_months([last_month(query.period)]) else "inspections"
+        for raw in village_rows(query, source):
             row, counts = _village_row(raw, query.counted_kinds)
             rows.append(row)
             total = {k: total[k] + counts[k] for k in COUNT_KEYS}
     else:
-        for raw in rollup_rows(query):
+        source = source_of(query, source=source)
+        for raw in rollup_rows(query, source=source):
             counts = _counts_of(raw)
             rows.append(summary_row(raw["code"], raw["name"], raw["level"], counts, targets))
             total = {k: total[k] + counts[k] for k in COUNT_KEYS}
     d = query.division
     return {
         "division": summary_row(d.code, d.name, d.level, total, targets),
-        "period": query.period.key, "level": query.level, "as_of": utcnow(),
-        "definition": query.definition(), "rows": rows,
+        "period": query.period.key, "level": query.level, "as_of": as_of,
+        "definition": {**query.definition(), "source": source_block(source, query)}, "rows": rows,
     }
 
 
+def trend_rows(division, periods, validity_days, counted_kinds):
+    """{last month yyyymm: raw counts} of the division itself for every period whose last month
+    has a built snapshot: one statement for all of them."""
+    months = sorted(built_months([last_month(p) for p in periods]))
+    if not months:
+        return {}
+    statement = trend_statement(len(months))
+    lo, hi = subtree_bounds(division.code)
+    values = {"lo": lo, "hi": hi, "true": True, "kinds": list(counted_kinds)}
+    for k, month in enumerate(months):
+        values[f"month_{k}"] = month
+        values[f"window_start_{k}"] = month_bounds(month)[1] - timedelta(days=validity_days)
+    return {raw["month"]: raw for raw in execute_unprepared(statement, statement.values(values))}
+
+
 def compute_trend(division, metric, start_key, end_key, granularity):
-    """One point per month or quarter: the division's own numbers for `metric`."""
+    """One point per month or quarter: the division's own numbers for `metric`, each exactly the
+    rates answer for that period. Every period whose last month has a snapshot comes from one
+    statement over the snapshots; the others (months not built yet, e.g. the months ahead) are
+    computed one by one as a rates request would."""
+    periods = period_series(start_key, end_key, granularity)
+    first = make_query(division, start_key, division.level)
+    from_snapshots = trend_rows(division, periods, first.validity_days, first.counted_kinds)
+    targets = {}
     points = []
-    for period in period_series(start_key, end_key, granularity):
-        query = make_query(division, period.key, division.level)
-        result = compute_rates(query)
+    for period in periods:
+        raw = from_snapshots.get(last_month(period))
+        if raw is not None:
+            if period.year not in targets:
+                targets[period.year] = TargetBook(period.year)
+            book = targets[period.year]
+            summary = summary_row(division.code, division.name, division.level, _counts_of(raw), book)
+        else:
+            summary = compute_rates(make_query(division, period.key, division.level))["division"]
         points.append({"period": period.key, "start": period.start.isoformat(), "end": period.end.isoformat(),
-                       "population": result["division"]["population"], **result["division"]["metrics"][metric]})
+                       "population": summary["population"], **summary["metrics"][metric]})
     definition = make_query(division, end_key, division.level).definition()
     definition.pop("period")
     definition.pop("window")

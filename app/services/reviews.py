@@ -111,7 +111,7 @@ def review_inspection(inspection_id, decision, comment, version, reviewer):
                  division_code=inspection.village_code, from_status="submitted", to_status=to_status,
                  version=version, comment=comment, details={"review_id": review.id})
     if to_status == "approved":
-        refresh_village_latest([inspection.village_code])
+        refresh_village_latest([inspection.village_code], since=inspection.observed_at)
     queue_inspection_event(DECISION_EVENT[decision], inspection)
     return inspection, review
 
@@ -143,7 +143,7 @@ def reopen_inspection(inspection_id, reason, user, version=None):
                  details={"previous_decided_by": decided_by_id,
                           "previous_decided_at": decided_at.isoformat() if decided_at else None})
     if from_status == "approved":
-        refresh_village_latest([inspection.village_code])
+        refresh_village_latest([inspection.village_code], since=inspection.observed_at)
     queue_inspection_event("inspection.reopened", inspection)
     return inspection
 
@@ -182,7 +182,7 @@ def bulk_review(ids, decision, comment, reviewer):
                      details={"review_id": review.id, "bulk": True})
         queue_inspection_event(DECISION_EVENT[decision], SimpleNamespace(**row._asdict(), status=to_status))
     if to_status == "approved" and decided:
-        refresh_village_latest({row.village_code for row in decided})
+        refresh_village_latest({row.village_code for row in decided}, since=min(row.observed_at for row in decided))
     others = {}
     rest = [i for i in ids if i not in by_id]
     if rest:

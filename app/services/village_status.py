@@ -1,16 +1,44 @@
-"""The maintained table of each village's latest approved answer per metric (`village_latest`).
+"""The maintained tables of each village's latest approved answer per metric.
 
-It is rewritten from the inspections, for the villages concerned, in the same transaction as
-every change that can move a village's latest approved answer: an approval (single or bulk), the
-reopening of an approved inspection, and a historical import. The rates read it for periods after
-which nothing approved was observed (services/rates.py); tests prove it equal to the from-scratch
-statement.
+`village_latest` holds the latest answer of all time; `village_snapshots` holds, for every month
+listed in `snapshot_months`, the latest answer observed before that month's end (China time). Both
+are rewritten from the inspections, for the villages concerned, in the same transaction as every
+change that can move a village's latest approved answer: an approval (single or bulk), the
+reopening of an approved inspection, and a historical import (`refresh_village_latest`). A change
+to an inspection observed in month M rewrites the snapshots of its village from M onward, month by
+month: each month is the previous month's snapshot plus that month's approvals. So the rates can
+read a past period from the snapshot of its last month (O(villages)) and be exact; tests prove
+every period's rates from the snapshots equal to the from-scratch statement after each path.
+
+A month's snapshot is built for every village once (`build_snapshot_month`, `flask rates
+build-snapshots`, run from cron at the start of each month and after `flask db upgrade`): from the
+previous month's snapshot plus the month's approvals, or from all approvals before the month's end
+when the previous month is not built. Until a month is built the rates read it from the
+latest-answer table or the inspections (exact, slower).
+
+Concurrency (PostgreSQL): the villages being rewritten are locked first (`FOR NO KEY UPDATE` on
+their division rows, which inserts of inspections never wait for), so two approvals in one village
+rewrite one after the other and the second sees the first; a month's build locks `snapshot_months`
+EXCLUSIVE, and the maintenance reads the list of built months under ROW SHARE: a build waits for
+the approvals in flight, and an approval that comes during a build waits for it and then also
+rewrites the new month. On SQLite writers are serialised anyway (BEGIN IMMEDIATE).
 """
-from sqlalchemy import delete
+from sqlalchemy import delete, select, text
 
 from app.extensions import db
-from app.models import METRICS, VillageLatest
-from app.services.rates import LATEST_CTE, RANKED_ALL_TIME_CTE, Statement, subtree_bounds, with_ctes
+from app.models import METRICS, Division, VillageLatest
+from app.models.types import utcnow
+from app.models.village_status import SnapshotMonth, VillageSnapshot
+from app.services.rates import (
+    LATEST_CTE,
+    RANKED_ALL_TIME_CTE,
+    Statement,
+    month_bounds,
+    month_key,
+    ranked_cte,
+    subtree_bounds,
+    with_ctes,
+)
 
 # Above this many villages one statement rewrites their code range instead of village by village.
 BULK_THRESHOLD = 200
@@ -29,15 +57,137 @@ REFRESH = Statement(
 REFRESH_SQL = REFRESH.sql  # migration 0002 fills the table with it
 
 
+# --- the monthly snapshot statements --------------------------------------------------------
+
+MONTH_WINDOW = "i.observed_at >= :month_start AND i.observed_at < :month_end"
+BEFORE_MONTH_END = "i.observed_at < :month_end"
+
+
+def _villages(column, listed):
+    """The villages rewritten: a list (IN :codes) or a code range."""
+    return f"{column} IN :codes" if listed else f"{column} >= :lo AND {column} < :hi"
+
+
+def _village_params(listed):
+    return ("codes",) if listed else ("lo", "hi")
+
+
+def _carried(column):
+    """A snapshot column: this month's latest answer when the village has one, else the previous
+    month's. Every answer of the month was observed after every answer of the previous snapshot
+    (which ends where the month starts), so the month's answer, when there is one, is the latest."""
+    for m in METRICS:
+        if column in (m, f"{m}_at", f"{m}_id"):
+            answered = f"l.{m}_id IS NOT NULL"
+            break
+    else:  # the tap-water household numbers go with the tap-water answer
+        answered = "l.tap_water_id IS NOT NULL"
+    fresh = f"CASE WHEN l.{column} = 1 THEN TRUE WHEN l.{column} = 0 THEN FALSE END" if column in METRICS else f"l.{column}"
+    return f"CASE WHEN {answered} THEN {fresh} ELSE b.{column} END"
+
+
+def snapshot_statement(from_previous, listed):
+    """INSERT the snapshot of :month for the selected villages: from the snapshot of :base_month
+    plus the approvals observed in the month (`from_previous`), or from every approval observed
+    before the month's end."""
+    villages = _villages("i.village_code", listed)
+    insert = f"INSERT INTO village_snapshots (village_code, month, {', '.join(_COLUMNS)})"
+    if not from_previous:
+        return Statement(
+            f"snapshot_from_scratch{'_listed' if listed else ''}",
+            insert + with_ctes(ranked_cte(BEFORE_MONTH_END, villages), LATEST_CTE)
+            + f"\nSELECT l.village_code, :month, {', '.join(_VALUES)} FROM latest l",
+            ("month", "month_end") + _village_params(listed))
+    base = f"""base AS (
+  SELECT * FROM village_snapshots b WHERE b.month = :base_month AND {_villages('b.village_code', listed)}
+)"""
+    return Statement(
+        f"snapshot_from_previous{'_listed' if listed else ''}",
+        insert + with_ctes(ranked_cte(MONTH_WINDOW, villages), LATEST_CTE, base)
+        + f"\nSELECT COALESCE(l.village_code, b.village_code), :month, {', '.join(_carried(c) for c in _COLUMNS)}"
+        + "\nFROM latest l FULL OUTER JOIN base b ON b.village_code = l.village_code",
+        ("month", "base_month", "month_start", "month_end") + _village_params(listed))
+
+
+SNAPSHOT_STATEMENTS = {(p, listed): snapshot_statement(p, listed) for p in (True, False) for listed in (True, False)}
+
+
+def previous_month(month):
+    year, number = divmod(month, 100)
+    return month - 1 if number > 1 else (year - 1) * 100 + 12
+
+
+def next_month(month):
+    year, number = divmod(month, 100)
+    return month + 1 if number < 12 else (year + 1) * 100 + 1
+
+
+def _postgres():
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _write_month(month, built, selection):
+    """Rewrite the snapshot of `month` for the selection ({"codes": [...]}, {"lo", "hi"})."""
+    listed = "codes" in selection
+    start, end = month_bounds(month)
+    if listed:
+        where = VillageSnapshot.village_code.in_(selection["codes"])
+    else:
+        where = (VillageSnapshot.village_code >= selection["lo"]) & (VillageSnapshot.village_code < selection["hi"])
+    db.session.execute(delete(VillageSnapshot).where(VillageSnapshot.month == month, where))
+    from_previous = previous_month(month) in built
+    statement = SNAPSHOT_STATEMENTS[(from_previous, listed)]
+    values = {**selection, "month": month, "base_month": previous_month(month), "month_start": start, "month_end": end}
+    db.session.execute(statement.clause(), statement.values(values))
+
+
+# --- keeping them in step ---------------------------------------------------------------------
+
+def _selection(codes):
+    """Bind values selecting `codes`: the list itself, or the code range from the first to the last."""
+    if codes is None:
+        return {"lo": "", "hi": "~"}
+    if len(codes) > BULK_THRESHOLD:
+        return {"lo": codes[0], "hi": subtree_bounds(codes[-1])[1]}
+    return {"codes": codes}
+
+
+def _lock_villages(codes):
+    """PostgreSQL: rewrite one village at a time (see the module doc)."""
+    if not _postgres():
+        return
+    if codes is None or len(codes) > BULK_THRESHOLD:
+        # a whole range (imports): one writer at a time on the maintained tables
+        db.session.execute(text("LOCK TABLE village_latest IN SHARE ROW EXCLUSIVE MODE"))
+        return
+    db.session.execute(select(Division.code).where(Division.code.in_(codes)).order_by(Division.code)
+                       .with_for_update(key_share=True))
+
+
+def _built_months(first=None):
+    """The built months (from `first`), read so that no build can start before this transaction ends."""
+    if _postgres():
+        db.session.execute(text("LOCK TABLE snapshot_months IN ROW SHARE MODE"))
+    stmt = select(SnapshotMonth.month).order_by(SnapshotMonth.month)
+    if first is not None:
+        stmt = stmt.where(SnapshotMonth.month >= first)
+    return list(db.session.scalars(stmt))
+
+
 def _refresh_range(lo, hi):
     db.session.execute(delete(VillageLatest).where(VillageLatest.village_code >= lo, VillageLatest.village_code < hi))
     db.session.execute(REFRESH.clause(), REFRESH.values({"lo": lo, "hi": hi}))
 
 
-def refresh_village_latest(village_codes=None):
-    """Rewrite the latest approved answers of `village_codes` (all villages when None)."""
+def refresh_village_latest(village_codes=None, since=None):
+    """Rewrite the latest approved answers of `village_codes` (all villages when None): the
+    latest-answer table, and the monthly snapshots from the month of `since` (the earliest
+    observed_at of the inspections that changed) onward — every built month when None."""
     codes = sorted(set(village_codes)) if village_codes is not None else None
+    if codes == []:
+        return
     db.session.flush()
+    _lock_villages(codes)
     if codes is None:
         _refresh_range("", "~")
     elif len(codes) > BULK_THRESHOLD:
@@ -47,3 +197,120 @@ def refresh_village_latest(village_codes=None):
     else:
         for code in codes:
             _refresh_range(*subtree_bounds(code))
+    refresh_village_snapshots(codes, since)
+
+
+def refresh_village_snapshots(codes=None, since=None):
+    """Rewrite the snapshots of `codes` (all villages when None) for every built month from the
+    month of `since` on (all built months when None), each from the one before."""
+    first = month_key(since) if since is not None else None
+    built = _built_months(previous_month(first) if first is not None else None)
+    months = [m for m in built if first is None or m >= first]
+    if not months:
+        return
+    selection = _selection(codes)
+    built = set(built)
+    for month in months:
+        _write_month(month, built, selection)
+
+
+# --- building a month ---------------------------------------------------------------------------
+
+def first_approved_month():
+    """yyyymm of the earliest approved observation, or None."""
+    from app.models import Inspection
+
+    earliest = db.session.scalar(select(Inspection.observed_at).where(Inspection.status == "approved")
+                                 .order_by(Inspection.observed_at).limit(1))
+    return None if earliest is None else month_key(earliest)
+
+
+def missing_snapshot_months(through=None):
+    """The months from the earliest approved observation to `through` (yyyymm; default the
+    current China month) whose snapshot is not built, oldest first."""
+    first = first_approved_month()
+    last = through if through is not None else month_key(utcnow())
+    if first is None or first > last:
+        return []
+    built = set(db.session.scalars(select(SnapshotMonth.month).where(SnapshotMonth.month >= first)))
+    months, month = [], first
+    while month <= last:
+        if month not in built:
+            months.append(month)
+        month = next_month(month)
+    return months
+
+
+def build_snapshot_month(month, rebuild=False):
+    """Build the snapshot of `month` for every village and list it as built (the caller commits).
+    Returns False when it was built already (and `rebuild` is false)."""
+    if _postgres():
+        db.session.execute(text("LOCK TABLE snapshot_months IN EXCLUSIVE MODE"))
+    db.session.flush()
+    built = set(db.session.scalars(select(SnapshotMonth.month)))
+    if month in built and not rebuild:
+        return False
+    _write_month(month, built, {"lo": "", "hi": "~"})
+    row = db.session.get(SnapshotMonth, month) or SnapshotMonth(month=month)
+    row.ends_at, row.built_at = month_bounds(month)[1], utcnow()
+    db.session.add(row)
+    db.session.flush()
+    return True
+
+
+def drop_snapshots(from_month=None):
+    """Forget the snapshots (from `from_month` on): they are read again from the other sources
+    until rebuilt."""
+    if _postgres():
+        db.session.execute(text("LOCK TABLE snapshot_months IN EXCLUSIVE MODE"))
+    month_filter = [] if from_month is None else [VillageSnapshot.month >= from_month]
+    ledger_filter = [] if from_month is None else [SnapshotMonth.month >= from_month]
+    db.session.execute(delete(VillageSnapshot).where(*month_filter))
+    db.session.execute(delete(SnapshotMonth).where(*ledger_filter))
+
+
+# --- proving them equal -------------------------------------------------------------------------
+
+def _comparable(value):
+    """A rates answer without what differs by source (as_of, definition)."""
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items() if k not in ("as_of", "definition")}
+    if isinstance(value, list):
+        return [_comparable(v) for v in value]
+    return value
+
+
+def _differences(expected, got, path=""):
+    """[(path, expected, got)] where two answers differ."""
+    if isinstance(expected, dict) and isinstance(got, dict):
+        out = []
+        for key in sorted(set(expected) | set(got), key=str):
+            out += _differences(expected.get(key), got.get(key), f"{path}.{key}" if path else str(key))
+        return out
+    if isinstance(expected, list) and isinstance(got, list):
+        out = []
+        by_code = lambda rows: {r.get("code", n): r for n, r in enumerate(rows)}  # noqa: E731
+        left, right = by_code(expected), by_code(got)
+        for code in sorted(set(left) | set(right), key=str):
+            out += _differences(left.get(code), right.get(code), f"{path}[{code}]")
+        return out
+    return [] if expected == got else [(path, expected, got)]
+
+
+def compare_sources(query):
+    """Compute the query's rates from the inspections (the from-scratch statement) and from every
+    maintained source that claims to be exact for it; returns (sources compared, differences as
+    [(source, path, from the inspections, from the source)])."""
+    from app.services.rates import built_months, compute_rates, last_month, nothing_approved_after
+
+    truth = _comparable(compute_rates(query, source="inspections"))
+    sources = []
+    if built_months([last_month(query.period)]):
+        sources.append("snapshot")
+    if query.level != "village" and nothing_approved_after(query):
+        sources.append("latest")
+    differences = []
+    for source in sources:
+        got = _comparable(compute_rates(query, source=source))
+        differences += [(source, *d) for d in _differences(truth, got)]
+    return sources, differences
