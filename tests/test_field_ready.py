@@ -3,6 +3,7 @@
 client_uuid first sent by another user refused (never re-attributed), the villages due this
 month, the queue's search and the answers, location and photo positions it carries, and every
 per-field message in Chinese as well."""
+import io
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from app.domain import CHECKLIST
 from app.errors import FALLBACK_ZH, translate_field_message
+from app.models.types import CHINA
 from tests import factories
 from tests.factories import sql
 
@@ -142,11 +144,7 @@ def test_a_future_time_with_the_phones_reading_is_stored_as_received_and_flagged
 
 def jpeg_taken_at(moment, shade):
     """A small JPEG whose EXIF says it was taken at `moment` by a phone's clock (China time)."""
-    import io
-
     from PIL import Image
-
-    from app.models.types import CHINA
 
     image = Image.new("RGB", (96, 64), color=(shade, 120, 200 - shade))
     exif = Image.Exif()
@@ -161,7 +159,7 @@ def test_photo_times_are_compared_with_the_phones_own_clock(client, inspector):
     now = datetime.now(timezone.utc).replace(microsecond=0)
     device = now + timedelta(hours=3)  # the phone's clock is three hours fast, so is its camera's
     r = client.post("/api/v1/photos", headers=inspector.headers, content_type="multipart/form-data",
-                    data={"file": (__import__("io").BytesIO(jpeg_taken_at(device, 30)), "fast.jpg")})
+                    data={"file": (io.BytesIO(jpeg_taken_at(device, 30)), "fast.jpg")})
     assert r.status_code == 201 and r.get_json()["exif"]["taken_at"], r.get_json()
     made = submit(client, inspector, body(client, inspector, photos={"garbage": [r.get_json()["id"]]},
                                           observed_at=now.isoformat(), device_observed_at=device.isoformat()))
@@ -221,7 +219,7 @@ def test_due_lists_the_rural_villages_in_scope_not_yet_visited_this_month(app, c
 def test_due_for_another_period_and_out_of_scope(app, client, inspector):
     now = datetime.now(timezone.utc)
     factories.create_inspection(app, village=VILLAGE, status="approved", observed_at=now - timedelta(days=400))
-    last_year = (now - timedelta(days=400)).astimezone(factories_china()).strftime("%Y-%m")
+    last_year = (now - timedelta(days=400)).astimezone(CHINA).strftime("%Y-%m")
     assert VILLAGE not in [i["code"] for i in due(client, inspector, period=last_year, per_page=200)["items"]]
     assert VILLAGE in [i["code"] for i in due(client, inspector, per_page=200)["items"]]
     r = client.get("/api/v1/villages/due?division=230381", headers=inspector.headers)
@@ -229,12 +227,6 @@ def test_due_for_another_period_and_out_of_scope(app, client, inspector):
     r = client.get("/api/v1/villages/due?period=2026-13", headers=inspector.headers)
     assert r.status_code == 422 and r.get_json()["error"]["fields_zh"]["period"] == [
         "期间应为年（2026）、季度（2026-Q3）或月（2026-09）。"]
-
-
-def factories_china():
-    from app.models.types import CHINA
-
-    return CHINA
 
 
 def test_due_needs_a_login(client):

@@ -4,6 +4,7 @@ by one user is never sent as another's), no GPS (submitted without a location, f
 inspector can fix ("修改"), deleting that asks first, drafts that survive a reload offline,
 progress while photos are prepared and sent, the villages due this month and "my inspections"
 paged, filtered, opened and readable offline."""
+import json
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -175,7 +176,7 @@ def test_a_phone_clock_40_minutes_fast_gives_an_accepted_inspection_flagged_cloc
     assert abs(observed - now) < timedelta(minutes=3)  # corrected to the server's clock
     assert timedelta(minutes=38) < device - observed < timedelta(minutes=42)  # the phone's own value kept
     (facts,), = sql(app, "SELECT facts FROM inspection_flags WHERE code = 'clock_skew'")
-    facts = facts if isinstance(facts, dict) else __import__("json").loads(facts)
+    facts = facts if isinstance(facts, dict) else json.loads(facts)
     assert 38 * 60 < facts["skew_seconds"] < 42 * 60 and facts["observed_at"] == "corrected"
     assert page.errors == []
 
