@@ -97,6 +97,25 @@ class Config:
     WEBHOOK_RETRY_BASE_SECONDS = _int("WEBHOOK_RETRY_BASE_SECONDS", 60)
     WEBHOOK_CLAIM_SECONDS = _int("WEBHOOK_CLAIM_SECONDS", 120)
 
+    # --- Serving and database timeouts (README "Limits and timeouts") ---
+    # The embedded server (./scripts/run, waitress): worker threads, open connections at most, and
+    # how long a connection may stay silent (one that keeps sending may take as long as it needs).
+    SERVER_THREADS = _int("SERVER_THREADS", 8)
+    SERVER_CONNECTION_LIMIT = _int("SERVER_CONNECTION_LIMIT", 1000)
+    SERVER_CHANNEL_TIMEOUT_SECONDS = _int("SERVER_CHANNEL_TIMEOUT_SECONDS", 120)
+    # A longer URL (path and query) answers 414 uri_too_long; nginx and gunicorn allow 8 KB lines.
+    MAX_URL_BYTES = _int("MAX_URL_BYTES", 8000)
+    # PostgreSQL: connecting, one statement, waiting for a lock (0 = no limit sent; then set them
+    # as role defaults, e.g. behind PgBouncer); both engines: waiting for a pooled connection.
+    DATABASE_CONNECT_TIMEOUT_SECONDS = _int("DATABASE_CONNECT_TIMEOUT_SECONDS", 3)
+    DATABASE_STATEMENT_TIMEOUT_MS = _int("DATABASE_STATEMENT_TIMEOUT_MS", 30000)
+    DATABASE_LOCK_TIMEOUT_MS = _int("DATABASE_LOCK_TIMEOUT_MS", 5000)
+    DATABASE_POOL_TIMEOUT_SECONDS = _float("DATABASE_POOL_TIMEOUT_SECONDS", 5)
+    # SQLite: how long a writer waits for the write lock.
+    SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 5000)
+    # A database that is down, locked past these timeouts or too slow answers 503 with Retry-After.
+    SERVICE_RETRY_AFTER_SECONDS = _int("SERVICE_RETRY_AFTER_SECONDS", 5)
+
     # OpenRosa: ODK Collect, KoboCollect, Enketo (README "ODK Collect, KoboCollect and Enketo").
     # `wait`: an inspection whose photos have not all arrived (split upload) waits outside the
     # review queue; `review`: it enters the queue at once with the photos_missing flag.

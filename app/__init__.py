@@ -11,10 +11,13 @@ def create_app(config_name=None, **overrides):
     configure(app, config_name, overrides)
     register_proxy_fix(app)
     configure_database(app)
+    configure_database_timeouts(app)
     register_extensions(app)
     register_photo_store(app)
     register_blueprints(app)
+    register_request_limits(app)
     register_request_hooks(app)
+    register_body_reading(app)
     register_error_handlers(app)
     register_security_headers(app)
     register_commands(app)
@@ -47,6 +50,14 @@ def configure_database(app):
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
     if url.startswith("sqlite"):
         os.makedirs(app.instance_path, exist_ok=True)
+
+
+def configure_database_timeouts(app):
+    """Connect, statement, lock and pool timeouts from the settings (app/database.py)."""
+    from app.database import engine_options
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url, app.config)
 
 
 def register_extensions(app):
@@ -95,6 +106,21 @@ def register_request_hooks(app):
     app.before_request(authenticate_before_parsing)
     # webhook events queued by any request are sent once its response has gone out
     app.after_request(deliver_after_response)
+
+
+def register_request_limits(app):
+    """Before authentication: a too-long URL answers 414; transactions only read until the body is in."""
+    from app.serving import check_url_length, mark_body_pending
+
+    app.before_request(check_url_length)
+    app.before_request(mark_body_pending)
+
+
+def register_body_reading(app):
+    """After authentication: its transaction ends, then the whole body is read before any write."""
+    from app.serving import read_body_first
+
+    app.before_request(read_body_first)
 
 
 def register_error_handlers(app):

@@ -14,6 +14,8 @@ import re
 import marshmallow as ma
 from flask import current_app, jsonify
 from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -372,8 +374,54 @@ def render_unexpected(error):
     return error_response(500, "internal_error")
 
 
+def _retry_after():
+    return int(current_app.config.get("SERVICE_RETRY_AFTER_SECONDS", 5))
+
+
+def render_service_unavailable(error):
+    """Every 503 tells the client when to try again (a phone's outbox waits that long)."""
+    if "Retry-After" not in error.headers:
+        error.headers["Retry-After"] = str(_retry_after())
+        error.details = {**(error.details or {}), "retry_after": _retry_after()}
+    return render_api_error(error)
+
+
+# SQLite's primary result codes that mean "not now" rather than a faulty statement (no such column, ...)
+SQLITE_UNAVAILABLE = {5: "SQLITE_BUSY", 6: "SQLITE_LOCKED", 10: "SQLITE_IOERR", 13: "SQLITE_FULL",
+                      14: "SQLITE_CANTOPEN", 15: "SQLITE_PROTOCOL"}
+
+
+def render_database_unavailable(error):
+    """The database is down, unreachable, frozen past a timeout, or (SQLite) locked past the busy
+    timeout: 503 with Retry-After, never a 500 — the request may simply be sent again."""
+    sqlite_code = getattr(getattr(error, "orig", None), "sqlite_errorcode", None)
+    if sqlite_code is not None and sqlite_code & 0xFF not in SQLITE_UNAVAILABLE:
+        return render_unexpected(error)  # a statement SQLite cannot run is our bug, not an outage
+    try:
+        current_app.extensions["sqlalchemy"].session.rollback()
+    except Exception:  # the connection is gone: the pool replaces it on the next checkout
+        log.warning("rollback failed on an unavailable database")
+    log.warning("database unavailable: %s: %s", error.__class__.__name__, str(getattr(error, "orig", error)).strip())
+    retry = _retry_after()
+    return error_response(503, "service_unavailable", "The database is unavailable; try again shortly.",
+                          "数据库暂不可用，请稍后再试。", details={"retry_after": retry},
+                          headers={"Retry-After": str(retry)})
+
+
+def render_dbapi_error(error):
+    """A lost connection is the database's unavailability; any other driver error keeps its handling."""
+    if error.connection_invalidated:
+        return render_database_unavailable(error)
+    return render_statement_error(error)
+
+
 def install_error_handlers(app):
     app.register_error_handler(APIError, render_api_error)
+    app.register_error_handler(ServiceUnavailable, render_service_unavailable)
+    app.register_error_handler(OperationalError, render_database_unavailable)
+    app.register_error_handler(InterfaceError, render_database_unavailable)
+    app.register_error_handler(PoolTimeoutError, render_database_unavailable)
+    app.register_error_handler(DBAPIError, render_dbapi_error)
     app.register_error_handler(HTTPException, render_http_exception)
     app.register_error_handler(OverflowError, render_out_of_range)
     app.register_error_handler(DataError, render_data_error)
