@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image  # noqa: E402
 
+from benchmarks.figures import figure  # noqa: E402
+
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
@@ -180,6 +182,9 @@ def main():
     print(f"  POST /api/v1/photos ({engine}, row included):      {http * 1000:7.1f} ms  {1 / http:6.2f} photos/s"
           f"  ratio {http / alone:.2f}")
     print(f"inspections: {inspection_count} JSON creates ({engine}): {rate:.1f} inspections/s")
+    figure("upload pipeline / Pillow alone, 12 MP JPEG (p50)", f"{pipeline / alone:.2f} (goal <= 1.3)")
+    figure(f"POST /api/v1/photos, 12 MP JPEG, {engine} (p50)", f"{http * 1000:.0f} ms ({1 / http:.1f} photos/s)")
+    figure(f"JSON inspection creates, {engine}, one client", f"{rate:.1f} per second")
 
 
 if __name__ == "__main__":

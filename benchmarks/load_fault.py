@@ -41,6 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.figures import figure  # noqa: E402
+
 TOWNSHIP = "230382100"  # 密山镇
 ASPECTS = ("garbage", "sewage", "cleanliness")
 
@@ -332,6 +334,9 @@ def main():
     print(f"  lost {result['lost']}, duplicated {result['duplicated']}, orphaned {result['orphaned']}")
     print(f"  stored files without a row (killed uploads): {result['unreferenced_files']}, after "
           f"`flask photos sweep --min-age 0`: {after_sweep if swept_ok else 'sweep failed: ' + sweep_output[-300:]}")
+    figure(f"load and fault: {args.phones} phones, {elapsed:.0f} s, {kills} workers killed",
+           f"{stats['visits_acknowledged']} visits; lost {result['lost']}, duplicated {result['duplicated']}, "
+           f"orphaned {result['orphaned']}")
     bad = result["lost"] or result["duplicated"] or result["orphaned"] or not stats["visits_acknowledged"]
     sys.exit(1 if bad else 0)
 
