@@ -206,6 +206,7 @@ def login(username, password):
         raise Unauthorized(code="invalid_credentials")
     db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == pair_key)
                        .execution_options(synchronize_session=False))
+    user.last_login_at = now
     return issue_token(user)
 
 
@@ -224,15 +225,25 @@ def authenticate_request():
     return row
 
 
-def auth_required(min_role="inspector", roles=None):
+def password_change_required():
+    return Forbidden("Change your password first: POST /api/v1/me/password.",
+                     message_zh="请先修改密码后再继续。", code="password_change_required")
+
+
+def auth_required(min_role="inspector", roles=None, pending_password_ok=False):
     """View decorator: a valid bearer token, and a role at least `min_role` (or one of `roles`).
-    It also documents the view's bearer security in the OpenAPI document."""
+    A user who must change their password (an administrator created or reset the account) gets
+    403 `password_change_required` everywhere but the views marked `pending_password_ok` (who am I,
+    change my password, log out). It also documents the view's bearer security in the OpenAPI
+    document."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             token = g.get("token") or authenticate_request()
             user = token.user
+            if user.must_change_password and not pending_password_ok:
+                raise password_change_required()
             allowed = user.role in roles if roles else at_least(user, min_role)
             if not allowed:
                 raise Forbidden(f"The {user.role} role may not do this.")
@@ -240,6 +251,7 @@ def auth_required(min_role="inspector", roles=None):
             return view(*args, **kwargs)
 
         wrapper.needs_token = True  # copied outwards by the schema decorators (functools.wraps)
+        wrapper.pending_password_ok = pending_password_ok
         wrapper._apidoc = deepcopy(getattr(view, "_apidoc", {}))  # flask-smorest's documentation slot
         wrapper._apidoc.setdefault("manual_doc", {})["security"] = BEARER_DOC
         return wrapper
@@ -254,6 +266,8 @@ def authenticate_before_parsing():
     method = getattr(getattr(view, "view_class", None), request.method.lower(), None)
     if getattr(method, "needs_token", False):
         g.token = authenticate_request()
+        if g.token.user.must_change_password and not getattr(method, "pending_password_ok", False):
+            raise password_change_required()
 
 
 def current_user():

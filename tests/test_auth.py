@@ -16,7 +16,7 @@ def login(client, username, password):
 def test_login_gives_a_token_that_works(client, inspector):
     r = login(client, inspector.username, inspector.password)
     assert r.status_code == 201
-    assert set(r.json) == {"token", "expires_at"}
+    assert set(r.json) == {"token", "expires_at", "must_change_password"}
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json['token']}"})
     assert me.status_code == 200 and me.json["username"] == inspector.username
 

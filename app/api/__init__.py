@@ -1,5 +1,5 @@
 """One blueprint per resource, all under /api/v1."""
-from app.api import auth, device_keys, divisions, health, inspections, photos, rates, reviews, villages
+from app.api import auth, device_keys, divisions, health, inspections, photos, rates, reviews, users, villages
 
 BLUEPRINTS = [health.blp, auth.blp, divisions.blp, photos.blp, inspections.blp, reviews.blp, rates.blp,
-              device_keys.blp, villages.blp]
+              device_keys.blp, villages.blp, users.blp]

@@ -16,14 +16,18 @@ class TokenResource(MethodView):
     def post(self, credentials):
         """Log in: exchange username and password for a bearer token.
 
-        Repeated failures for one username or address answer 429 `rate_limited` with Retry-After.
+        Repeated failures for one username or address answer 429 `rate_limited` with Retry-After;
+        a disabled account answers 401 `invalid_credentials` like a wrong password. When
+        `must_change_password` is true, change it first (POST /api/v1/me/password): every other
+        endpoint but GET /me and logging out answers 403 `password_change_required`.
         """
         token, row = login(credentials["username"], credentials["password"])
         db.session.commit()
-        return {"token": token, "expires_at": row.expires_at}
+        return {"token": token, "expires_at": row.expires_at,
+                "must_change_password": row.user.must_change_password}
 
     @blp.response(204)
-    @auth_required()
+    @auth_required(pending_password_ok=True)
     def delete(self):
         """Log out: revoke the token used for this request."""
         revoke_token(g.token)
@@ -33,9 +37,10 @@ class TokenResource(MethodView):
 @blp.route("/me")
 class MeResource(MethodView):
     @blp.response(200, MeSchema)
-    @auth_required()
+    @auth_required(pending_password_ok=True)
     def get(self):
         """The logged-in user, with role and scope."""
         user = g.user
         return {"id": user.id, "username": user.username, "display_name": user.display_name,
-                "role": user.role, "scope": user.scope, "token_expires_at": g.token.expires_at}
+                "role": user.role, "scope": user.scope, "token_expires_at": g.token.expires_at,
+                "must_change_password": user.must_change_password}

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -23,6 +23,9 @@ class User(db.Model):
     scope_code: Mapped[str] = mapped_column(CodeString, ForeignKey("divisions.code"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # set by an administrator's create or reset; cleared by the user's own POST /me/password
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     scope = relationship("Division", lazy="joined")
 

@@ -9,6 +9,8 @@ class LoginSchema(Schema):
 class TokenSchema(Schema):
     token = fields.String()
     expires_at = fields.DateTime()
+    must_change_password = fields.Boolean(metadata={
+        "description": "true: change the password (POST /api/v1/me/password) before anything else"})
 
 
 class DivisionRefSchema(Schema):
@@ -24,3 +26,4 @@ class MeSchema(Schema):
     role = fields.String()
     scope = fields.Nested(DivisionRefSchema)
     token_expires_at = fields.DateTime()
+    must_change_password = fields.Boolean()
