@@ -1,7 +1,7 @@
 // Keeps the client's own files so it opens without a network (offline-first for inspectors).
 // Network first, cache as the fallback: a deployed change is picked up whenever online.
 // The API is never cached here: the outbox in IndexedDB handles offline submissions.
-const CACHE = "rie-shell-v2";
+const CACHE = "rie-shell-v3";
 const SHELL = [
   "/",
   "/static/client/app.css",
@@ -46,6 +46,8 @@ const SHELL = [
   "/static/client/views/rates/table.js",
   "/static/client/views/rates/trend.js",
   "/static/client/views/rates/vendor.js",
+  "/static/client/views/admin/users.js",
+  "/static/client/views/password.js",
   "/static/client/manifest.webmanifest",
 ];
 

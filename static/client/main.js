@@ -11,6 +11,8 @@ import { renderMine } from "./views/mine.js";
 import { renderInspection } from "./views/inspection.js";
 import { renderReview } from "./views/review.js";
 import { renderRates } from "./views/rates.js";
+import { renderUsers } from "./views/admin/users.js";
+import { renderPassword } from "./views/password.js";
 
 const ALL = ["inspector", "reviewer", "bureau", "admin"];
 const ABOVE = ["reviewer", "bureau", "admin"];
@@ -27,6 +29,8 @@ const ROUTES = {
   rates: { render: renderRates, roles: ["bureau", "admin"], nav: "nav_rates" },
   records: { render: renderMine, roles: ABOVE, nav: "nav_records" },
   inspection: { render: renderInspection, roles: ALL, title: "inspection_title" },
+  users: { render: renderUsers, roles: ["admin"], nav: "nav_users" },
+  password: { render: renderPassword, roles: ALL, title: "password_title" },
 };
 
 function homeFor(me) {
@@ -53,6 +57,7 @@ async function route() {
   const me = session.me;
   let { name, params } = parseHash();
   if (!me || !session.token) name = "login";
+  else if (me.must_change_password) name = "password";  // the server refuses everything else meanwhile
   else if (!ROUTES[name] || !ROUTES[name].roles.includes(me.role)) name = homeFor(me);
   renderHeader();
   announce("");
@@ -81,7 +86,7 @@ async function route() {
 function renderHeader() {
   const header = document.getElementById("header");
   const me = session.me;
-  const nav = me ? h("nav", { "aria-label": t("app_title") }, h("ul", {},
+  const nav = me && !me.must_change_password ? h("nav", { "aria-label": t("app_title") }, h("ul", {},
     Object.entries(ROUTES).filter(([, r]) => r.nav && r.roles.includes(me.role)).map(([name, r]) =>
       h("li", {}, h("a", { href: `#/${name}`, dataset: { route: name } }, t(r.nav),
         name === "outbox" ? h("span", { class: "count", id: "outbox-count", "aria-live": "polite" }) : null))))) : null;
