@@ -1,6 +1,5 @@
 """The division tree: import from CSV and GeoJSON, look-ups, and "which village am I in?"."""
 import csv
-import io
 import json
 from dataclasses import dataclass, field
 
@@ -12,6 +11,7 @@ from app.access import division_in_scope_or_404, in_scope
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import CODE_LENGTH, LEVELS, VILLAGE_KINDS, Division, subtree
+from app.services.csvtext import UnreadableCSV, csv_rows, ignored_columns, read_csv_text
 
 DIVISION_FIELDS = ("code", "name", "level", "parent_code", "kind", "households", "active")
 KIND_SUFFIXES = (
@@ -48,39 +48,41 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     problems: list = field(default_factory=list)
+    encoding: str | None = None
+    ignored_columns: list = field(default_factory=list)
 
     def as_dict(self):
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
 
 
 def _parse_division_rows(reader):
-    """Validate CSV rows on their own; returns (rows, problems). Line numbers count the header as 1."""
+    """Validate CSV rows on their own; returns (rows, problems), every problem of a line reported.
+    Line numbers count the header as 1."""
     rows, problems, seen = [], [], {}
     for line, raw in enumerate(reader, start=2):
-        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k and isinstance(v, str)}
         code, name, level, parent = row.get("code", ""), row.get("name", ""), row.get("level", ""), row.get("parent_code", "")
+        found = []
         if level not in LEVELS:
-            problems.append((line, f"unknown level {level!r} (expected one of {', '.join(LEVELS)})"))
-            continue
-        if not (code.isdigit() and len(code) == CODE_LENGTH[level]):
-            problems.append((line, f"bad code {code!r}: a {level} code has {CODE_LENGTH[level]} digits"))
-            continue
+            found.append(f"unknown level {level!r} (expected one of {', '.join(LEVELS)})")
+        elif not (code.isdigit() and len(code) == CODE_LENGTH[level]):
+            found.append(f"bad code {code!r}: a {level} code has {CODE_LENGTH[level]} digits")
+        elif not code.isdigit():
+            found.append(f"bad code {code!r}: digits only")
         if not name:
-            problems.append((line, "name is empty"))
-            continue
+            found.append("name is empty")
         if parent and not code.startswith(parent):
-            problems.append((line, f"code {code} does not start with its parent's code {parent}"))
-            continue
+            found.append(f"code {code} does not start with its parent's code {parent}")
         if code in seen:
-            problems.append((line, f"code {code} already given on line {seen[code]}"))
-            continue
+            found.append(f"code {code} already given on line {seen[code]}")
         kind = row.get("kind") or (derive_kind(name) if level == "village" else None)
         if level == "village" and kind not in VILLAGE_KINDS:
-            problems.append((line, f"village kind {kind!r} unknown: give a kind column ({', '.join(VILLAGE_KINDS)})"))
-            continue
+            found.append(f"village kind {kind!r} unknown: give a kind column ({', '.join(VILLAGE_KINDS)})")
         households = row.get("households")
         if households and not households.isdigit():
-            problems.append((line, f"households {households!r} is not a whole number"))
+            found.append(f"households {households!r} is not a whole number")
+        if found:
+            problems.extend((line, message) for message in found)
             continue
         seen[code] = line
         rows.append({
@@ -92,17 +94,23 @@ def _parse_division_rows(reader):
 
 
 def import_divisions(source):
-    """Import a division CSV (`code,name,level,parent_code[,kind,households]`) from a path or text.
+    """Import a division CSV (`code,name,level,parent_code[,kind,households]`) from a path, text,
+    bytes or a stream: UTF-8 with or without BOM, or GB18030/GBK (detected).
 
-    Idempotent: existing codes are updated, new ones created. Every bad row is reported with its
-    line and nothing is written when there is one.
+    Idempotent: existing codes are updated, new ones created. Every problem of every bad row is
+    reported with its line and nothing is written when there is one. Other columns are ignored
+    and named in the result.
     """
-    text_in = source if isinstance(source, str) and "\n" in source else open(source, encoding="utf-8-sig").read()
-    reader = csv.DictReader(io.StringIO(text_in.lstrip("\ufeff")))
-    missing = {"code", "name", "level", "parent_code"} - set(reader.fieldnames or [])
-    if missing:
-        raise ImportFailed([(1, f"missing column(s): {', '.join(sorted(missing))}")], what="line")
-    rows, problems = _parse_division_rows(reader)
+    try:
+        text_in, encoding = read_csv_text(source)
+        reader = csv_rows(text_in)
+        missing = {"code", "name", "level", "parent_code"} - set(reader.fieldnames)
+        if missing:
+            raise ImportFailed([(1, f"missing column(s): {', '.join(sorted(missing))}")], what="line")
+        rows, problems = _parse_division_rows(reader)
+    except (UnreadableCSV, csv.Error) as error:
+        raise ImportFailed([(1, str(error))], what="line") from None
+    ignored = ignored_columns(reader.fieldnames, DIVISION_FIELDS)
 
     existing = {d.code: d for d in db.session.execute(select(Division.code, Division.name, Division.level,
                 Division.parent_code, Division.kind, Division.households)).all()}
@@ -124,7 +132,7 @@ def import_divisions(source):
     if problems:
         raise ImportFailed(sorted(problems), what="line")
 
-    result = ImportResult()
+    result = ImportResult(encoding=encoding, ignored_columns=ignored)
     new, changed = [], []
     fields_ = ("name", "level", "parent_code", "kind", "households")
     for r in sorted(rows, key=lambda r: (LEVELS.index(r["level"]), r["code"])):

@@ -1,8 +1,10 @@
 """Historical inspections from CSV (`flask inspections import FILE.csv`).
 
 Columns (DESIGN §5.1): client_uuid, village_code, observed_at, lon, lat, garbage_stable,
-sewage_treated, village_clean, households, households_with_tap, status. Booleans are `true` /
-`false`; an empty cell means the aspect was not answered. `observed_at` is ISO 8601 with an offset.
+sewage_treated, village_clean, households, households_with_tap, status. Booleans are `true` / `是`
+or `false` / `否`; an empty cell means the aspect was not answered. `observed_at` is ISO 8601 with
+an offset. `status` is a stored status or a Chinese review word (通过, 退回, 不通过 / 驳回). The file
+is UTF-8 with or without BOM, or GB18030/GBK (detected); other columns are ignored and named.
 
 The import is all or nothing: every row is checked first and every bad row is reported with its
 line number (the header is line 1); nothing is written when there is one. Rows whose `client_uuid`
@@ -10,7 +12,6 @@ is already stored are skipped and reported, so running the same file twice chang
 Rows are written with bulk inserts in batches, in the caller's transaction.
 """
 import csv
-import io
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,15 @@ from app.extensions import db
 from app.models import STATUSES, Division, Inspection
 from app.models.types import utcnow
 from app.services.audit import record_audit
+from app.services.csvtext import (
+    BOOLEAN_WORDS,
+    STATUS_WORDS,
+    YES_NO_HELP,
+    UnreadableCSV,
+    csv_rows,
+    ignored_columns,
+    read_csv_text,
+)
 from app.domain import is_met
 from app.services.divisions import ImportFailed
 from app.services.village_status import refresh_village_latest
@@ -29,7 +39,7 @@ from app.services.village_status import refresh_village_latest
 COLUMNS = ("client_uuid", "village_code", "observed_at", "lon", "lat", "garbage_stable", "sewage_treated",
            "village_clean", "households", "households_with_tap", "status")
 REQUIRED_COLUMNS = ("client_uuid", "village_code", "observed_at", "status")
-BOOLEANS = {"true": True, "false": False, "": None}
+BOOLEANS = BOOLEAN_WORDS
 INSERT_BATCH = 5000
 LOOKUP_BATCH = 2000
 
@@ -39,74 +49,75 @@ class InspectionImportResult:
     rows: int = 0
     created: int = 0
     skipped: list = field(default_factory=list)  # [(line, client_uuid)] already stored
+    encoding: str | None = None
+    ignored_columns: list = field(default_factory=list)
 
     def as_dict(self):
         return {"rows": self.rows, "created": self.created, "skipped": len(self.skipped)}
 
 
-def _open_text(source):
-    """A path, CSV text, or a text stream -> a text stream."""
-    if hasattr(source, "read"):
-        return source
-    if isinstance(source, str) and "\n" in source:
-        return io.StringIO(source.lstrip("\ufeff"))
-    return open(source, encoding="utf-8-sig", newline="")
-
-
 def _parse_row(row, villages):
-    """One CSV row -> (values for the inspections table, None) or (None, message)."""
+    """One CSV row -> (values for the inspections table, None) or (None, [every message])."""
+    found = []
+    client_uuid = code = observed_at = status = point = None
     try:
         client_uuid = uuid.UUID(row["client_uuid"])
     except ValueError:
-        return None, f"client_uuid {row['client_uuid']!r} is not a UUID"
+        found.append(f"client_uuid {row['client_uuid']!r} is not a UUID")
     code = row["village_code"]
     if code not in villages:
-        return None, f"village_code {code!r} is not a village in the division table"
+        found.append(f"village_code {code!r} is not a village in the division table")
     try:
         observed_at = datetime.fromisoformat(row["observed_at"].replace("Z", "+00:00"))
     except ValueError:
-        return None, f"observed_at {row['observed_at']!r} is not an ISO 8601 time"
-    if observed_at.tzinfo is None:
-        return None, f"observed_at {row['observed_at']!r} has no UTC offset (write e.g. +08:00)"
-    if observed_at > utcnow():
-        return None, f"observed_at {row['observed_at']} is in the future"
-    status = row["status"]
+        found.append(f"observed_at {row['observed_at']!r} is not an ISO 8601 time")
+    else:
+        if observed_at.tzinfo is None:
+            found.append(f"observed_at {row['observed_at']!r} has no UTC offset (write e.g. +08:00)")
+        elif observed_at > utcnow():
+            found.append(f"observed_at {row['observed_at']} is in the future")
+    status = STATUS_WORDS.get(row["status"], row["status"].lower())
     if status not in STATUSES:
-        return None, f"status {status!r} is not one of {', '.join(STATUSES)}"
+        found.append(f"status {row['status']!r} is not one of {', '.join(STATUSES)} "
+                     f"(or 通过, 退回, 不通过, 驳回)")
 
     lon, lat = row.get("lon", ""), row.get("lat", "")
     if bool(lon) != bool(lat):
-        return None, "give both lon and lat, or neither"
-    point = None
-    if lon:
+        found.append("give both lon and lat, or neither")
+    elif lon:
         try:
             lon, lat = float(lon), float(lat)
         except ValueError:
-            return None, f"lon/lat {row['lon']!r}, {row['lat']!r} are not numbers"
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            return None, f"lon/lat {lon}, {lat} are out of range"
-        point = geo.to_db(geo.point(lon, lat))
+            found.append(f"lon/lat {row['lon']!r}, {row['lat']!r} are not numbers")
+        else:
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                found.append(f"lon/lat {lon}, {lat} are out of range")
+            else:
+                point = geo.to_db(geo.point(lon, lat))
 
     answers = {}
     for name in ("garbage_stable", "sewage_treated", "village_clean"):
         value = row.get(name, "").lower()
         if value not in BOOLEANS:
-            return None, f"{name} {row[name]!r} must be true, false or empty"
-        answers[name] = BOOLEANS[value]
+            found.append(f"{name} {row[name]!r} must be {YES_NO_HELP}")
+        answers[name] = BOOLEANS.get(value)
 
     counts = {}
     for name in ("households", "households_with_tap"):
         value = row.get(name, "")
         if value and not value.isdigit():
-            return None, f"{name} {value!r} is not a whole number"
+            found.append(f"{name} {value!r} is not a whole number")
+            value = ""
         counts[name] = int(value) if value else None
     households, with_tap = counts["households"], counts["households_with_tap"]
     if with_tap is not None and households is None:
-        return None, "households_with_tap needs households"
-    if with_tap is not None and households < 1:
-        return None, "households must be at least 1 when households_with_tap is given"
-    if with_tap is not None and with_tap > households:
-        return None, f"households_with_tap {with_tap} is more than households {households}"
+        found.append("households_with_tap needs households")
+    elif with_tap is not None and households < 1:
+        found.append("households must be at least 1 when households_with_tap is given")
+    elif with_tap is not None and with_tap > households:
+        found.append(f"households_with_tap {with_tap} is more than households {households}")
+    if found:
+        return None, found
 
     values = {
         "client_uuid": client_uuid, "village_code": code, "observed_at": observed_at, "status": status,
@@ -131,39 +142,46 @@ def _existing_uuids(uuids):
 
 
 def import_inspections(source, *, actor=None, progress=None, file_name=None):
-    """Import historical inspections from CSV (a path, CSV text or a text stream).
+    """Import historical inspections from CSV (a path, CSV text, bytes or a stream; UTF-8 with or
+    without BOM, or GB18030/GBK, detected).
 
     `progress(n)` is called as rows are checked and as they are written (2 × rows in all).
     Raises ImportFailed (422, every bad line listed) and writes nothing when a row is bad.
     """
-    stream = _open_text(source)
-    reader = csv.DictReader(stream)
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        text, encoding = read_csv_text(source)
+        reader = csv_rows(text)
+    except UnreadableCSV as error:
+        raise ImportFailed([(1, str(error))], what="line") from None
+    header = reader.fieldnames
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ImportFailed([(1, f"missing column(s): {', '.join(missing)}")], what="line")
-    reader.fieldnames = header
     villages = set(db.session.scalars(select(Division.code).where(Division.level == "village")))
 
     rows, problems, seen = [], [], {}
-    for line, raw in enumerate(reader, start=2):
-        row = {c: (raw.get(c) or "").strip() for c in COLUMNS}
-        values, message = _parse_row(row, villages)
-        if message is None and values["client_uuid"] in seen:
-            message = f"client_uuid {values['client_uuid']} already given on line {seen[values['client_uuid']]}"
-        if message:
-            problems.append((line, message))
-        else:
-            seen[values["client_uuid"]] = line
-            rows.append(values)
-        if progress and line % 1000 == 0:
-            progress(1000)
+    try:
+        for line, raw in enumerate(reader, start=2):
+            row = {c: (raw.get(c) or "").strip() for c in COLUMNS}
+            values, messages = _parse_row(row, villages)
+            if messages is None and values["client_uuid"] in seen:
+                messages = [f"client_uuid {values['client_uuid']} already given on line {seen[values['client_uuid']]}"]
+            if messages:
+                problems.extend((line, message) for message in messages)
+            else:
+                seen[values["client_uuid"]] = line
+                rows.append(values)
+            if progress and line % 1000 == 0:
+                progress(1000)
+    except csv.Error as error:
+        problems.append((reader.line_num, f"not readable as CSV: {error}"))
     if progress:
-        progress((len(rows) + len(problems)) % 1000)
+        progress((len(rows) + len({line for line, _ in problems})) % 1000)
     if problems:
         raise ImportFailed(problems, what="line")
 
-    result = InspectionImportResult(rows=len(rows))
+    result = InspectionImportResult(rows=len(rows), encoding=encoding,
+                                    ignored_columns=ignored_columns(header, COLUMNS))
     existing = _existing_uuids(seen)
     if existing:
         result.skipped = sorted((seen[u], str(u)) for u in existing)
