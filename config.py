@@ -70,6 +70,35 @@ class Config:
     # A multipart inspection may carry several photos; the per-photo limit is checked separately.
     MAX_CONTENT_LENGTH = _int("MAX_REQUEST_BYTES", 100 * 1024 * 1024)
 
+    # --- Hostile input: decoding memory, multipart parts, JSON and text (README "Limits") ---
+    # Pixels per photo for the kinds decoded at full size (baseline JPEG is decoded at 1/2 to 1/8
+    # scale and has only MAX_PHOTO_PIXELS). One decode peaks at up to ~16 bytes a pixel for WebP,
+    # ~10 for PNG, ~11 for HEIC (10-bit with alpha; 8-bit photos ~7), ~9 for progressive JPEG:
+    # each limit keeps a worst case under ~550 MB of a worker's memory (app/services/photos.py).
+    MAX_DECODE_PIXELS = {
+        "webp": _int("MAX_DECODE_PIXELS_WEBP", 20_000_000),
+        "png": _int("MAX_DECODE_PIXELS_PNG", 40_000_000),
+        "heic": _int("MAX_DECODE_PIXELS_HEIC", 40_000_000),
+        "jpeg_progressive": _int("MAX_DECODE_PIXELS_JPEG_PROGRESSIVE", 40_000_000),
+    }
+    # Pixels decoded at full size in one request (a multipart inspection, a form submission): bounds
+    # its decoding time (~0.02-0.05 s a megapixel here) well inside a worker's timeout.
+    MAX_DECODE_PIXELS_PER_REQUEST = _int("MAX_DECODE_PIXELS_PER_REQUEST", 200_000_000)
+    # Photo decodes at once per worker process; another upload waits for a slot up to
+    # PHOTO_DECODE_WAIT_SECONDS, then answers 503 with Retry-After.
+    PHOTO_DECODE_CONCURRENCY = _int("PHOTO_DECODE_CONCURRENCY", 1)
+    PHOTO_DECODE_WAIT_SECONDS = _float("PHOTO_DECODE_WAIT_SECONDS", 30)
+    # Photos on one inspection (ids in the JSON and multipart photo parts together: 422 past it),
+    # and multipart parts in one request (Werkzeug stops reading at the next one: 413).
+    MAX_PHOTOS_PER_INSPECTION = _int("MAX_PHOTOS_PER_INSPECTION", 20)
+    MAX_FORM_PARTS = _int("MAX_FORM_PARTS", MAX_PHOTOS_PER_INSPECTION + 5)
+    # JSON bodies (413 past the size), and the multipart `inspection` part as a text part; nesting
+    # (400 past it) and the length of one number literal (422) in any JSON (app/inputs.py).
+    MAX_JSON_BYTES = _int("MAX_JSON_BYTES", 1024 * 1024)
+    MAX_FORM_MEMORY_SIZE = _int("MAX_FORM_TEXT_BYTES", MAX_JSON_BYTES)
+    MAX_JSON_DEPTH = _int("MAX_JSON_DEPTH", 32)
+    MAX_JSON_NUMBER_CHARS = _int("MAX_JSON_NUMBER_CHARS", 100)
+
     # Submission checks and flags (DESIGN §3)
     REQUIRE_PHOTO_PER_ASPECT = os.environ.get("REQUIRE_PHOTO_PER_ASPECT", "1") == "1"
     OBSERVED_AT_MAX_SKEW_MINUTES = _int("OBSERVED_AT_MAX_SKEW_MINUTES", 10)

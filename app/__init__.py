@@ -18,6 +18,7 @@ def create_app(config_name=None, **overrides):
     register_request_limits(app)
     register_request_hooks(app)
     register_body_reading(app)
+    register_input_rules(app)
     register_error_handlers(app)
     register_security_headers(app)
     register_commands(app)
@@ -121,6 +122,15 @@ def register_body_reading(app):
     from app.serving import read_body_first
 
     app.before_request(read_body_first)
+
+
+def register_input_rules(app):
+    """JSON and text rules for every request (app/inputs.py): JSON bodies up to MAX_JSON_BYTES,
+    parsed once under the rules after the body is read; no NUL in query strings or paths."""
+    from app.inputs import InputRequest, check_request_input
+
+    app.request_class = InputRequest
+    app.before_request(check_request_input)
 
 
 def register_error_handlers(app):

@@ -415,6 +415,27 @@ def render_dbapi_error(error):
     return render_statement_error(error)
 
 
+def render_request_too_large(error):
+    """413 naming the limit that was passed: the whole request (MAX_CONTENT_LENGTH), a JSON body
+    (MAX_JSON_BYTES), or a multipart form's parts (MAX_FORM_PARTS) or text part (MAX_FORM_MEMORY_SIZE)."""
+    from flask import request
+
+    _rollback()
+    config, length = current_app.config, request.content_length
+    whole = config.get("MAX_CONTENT_LENGTH")
+    if request.is_json and (length is None or whole is None or length <= whole):
+        limit = config["MAX_JSON_BYTES"]
+        return error_response(413, "payload_too_large", f"The JSON body is larger than {limit} bytes.",
+                              f"JSON 请求内容超过 {limit} 字节。", details={"max_bytes": limit})
+    if request.mimetype == "multipart/form-data" and length is not None and (whole is None or length <= whole):
+        parts, text = config["MAX_FORM_PARTS"], config["MAX_FORM_MEMORY_SIZE"]
+        return error_response(
+            413, "payload_too_large", f"The form has more than {parts} parts, or a text part larger than {text} bytes.",
+            f"表单超过 {parts} 个部分，或文本部分超过 {text} 字节。",
+            details={"max_parts": parts, "max_text_part_bytes": text})
+    return render_http_exception(error)
+
+
 def install_error_handlers(app):
     app.register_error_handler(APIError, render_api_error)
     app.register_error_handler(ServiceUnavailable, render_service_unavailable)
@@ -423,6 +444,7 @@ def install_error_handlers(app):
     app.register_error_handler(PoolTimeoutError, render_database_unavailable)
     app.register_error_handler(DBAPIError, render_dbapi_error)
     app.register_error_handler(HTTPException, render_http_exception)
+    app.register_error_handler(413, render_request_too_large)
     app.register_error_handler(OverflowError, render_out_of_range)
     app.register_error_handler(DataError, render_data_error)
     app.register_error_handler(StatementError, render_statement_error)

@@ -1,35 +1,51 @@
 """Photos: type sniffing, limits, EXIF facts, variants, perceptual hash, storage.
 
 The pipeline for one upload (`store_photo`): check the size, sniff the type from the bytes (the
-client's name and content type are never trusted), read the header (pixel limit before any
-decoding), read EXIF facts, decode once at reduced scale (JPEG draft mode) into the display
-variant (~1600 px) and the thumbnail (~320 px) with the EXIF orientation applied and no metadata,
-hash the thumbnail perceptually, write the files atomically, and only then insert the row — so
-no row ever points at a missing file. Identical bytes are one photo with one id.
+client's name and content type are never trusted), read the header (pixel limits before any
+decoder allocates), read EXIF facts, take a decode slot, decode once — at reduced scale for
+baseline JPEG (draft mode) — refusing images with missing pixel data, make the display variant
+(~1600 px) and the thumbnail (~320 px) with the EXIF orientation applied and no metadata, hash
+the thumbnail perceptually, write the files atomically, and only then insert the row — so no row
+ever points at a missing file. Identical bytes are one photo with one id.
+
+Memory. A baseline JPEG is decoded by libjpeg at 1/2 to 1/8 scale: a few MB whatever its size.
+Nothing else can be: Pillow's `draft` is a no-op for PNG and WebP, pillow-heif's `draft` swaps in
+an embedded thumbnail (whose content is the file's word, not the image's; disabled below),
+`Image.reduce` works on an image already decoded, and a progressive (or multi-scan) JPEG keeps
+every DCT coefficient whatever the output scale. Measured peak per pixel (README "Limits"): WebP
+~16 bytes (libwebp's canvas and previous-frame buffers, the frame copy, Pillow's image), PNG 5-10,
+HEIC 7-11 (8-bit without alpha to 10-bit with), progressive JPEG 7-9. Those kinds have their own,
+lower pixel limits (MAX_DECODE_PIXELS); at most PHOTO_DECODE_CONCURRENCY decodes run at once per
+worker (`decode_slot`), and freed decoder memory is returned to the system after each, so a
+worker's peak is bounded by one worst-case decode per slot.
 """
+import ctypes
 import hashlib
 import io
 import math
 import re
+import threading
 import warnings
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import imagehash
-from flask import current_app
-from PIL import Image, ImageFile, ImageStat, UnidentifiedImageError
+from flask import current_app, g, has_request_context
+from PIL import Image, ImageFile, ImageStat, JpegImagePlugin, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from app.access import get_visible_photo, may_see_originals
-from app.errors import Forbidden, PhotoTooLarge, UnprocessablePhoto, UnsupportedMediaType
+from app.errors import Forbidden, PhotoTooLarge, ServiceUnavailable, UnprocessablePhoto, UnsupportedMediaType
 from app.extensions import db
 from app.models import Photo, PhotoUpload
 from app.models.types import CHINA
 from app.storage import get_store, photo_key
 
-register_heif_opener()
+register_heif_opener(thumbnails=False)  # never an embedded thumbnail in place of the image
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated upload is an error, never half an image
 
 DISPLAY_PX = 1600
@@ -42,6 +58,10 @@ FLAT_STDDEV = 2.0  # grey-level spread below which an image has no content to ha
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 PILLOW_FORMATS = {"image/jpeg": {"JPEG", "MPO"}, "image/png": {"PNG"}, "image/webp": {"WEBP"},
                   "image/heic": {"HEIF"}}
+# what limits a photo's pixels: MAX_PHOTO_PIXELS for all, MAX_DECODE_PIXELS[kind] for the kinds
+# decoded at full size ("jpeg" is baseline JPEG, decoded at reduced scale)
+KINDS = {"image/png": "png", "image/webp": "webp", "image/heic": "heic"}
+KIND_NAMES = {"jpeg": "JPEG", "jpeg_progressive": "progressive JPEG", "png": "PNG", "webp": "WebP", "heic": "HEIC"}
 
 # EXIF tags (TIFF/EXIF 2.32)
 TAG_MAKE, TAG_MODEL, TAG_ORIENTATION, TAG_DATETIME, TAG_SOFTWARE = 0x010F, 0x0110, 0x0112, 0x0132, 0x0131
@@ -87,14 +107,93 @@ def check_size(size):
                             details={"max_bytes": limit})
 
 
-def check_pixels(width, height):
-    limit = current_app.config["MAX_PHOTO_PIXELS"]
+def check_pixels(width, height, kind="jpeg"):
+    """413 over MAX_PHOTO_PIXELS, or over the kind's own MAX_DECODE_PIXELS when lower."""
+    config = current_app.config
+    limit = config["MAX_PHOTO_PIXELS"]
+    decode_limit = config["MAX_DECODE_PIXELS"].get(kind)
+    if decode_limit is not None and decode_limit < limit:
+        limit = decode_limit
     if width * height > limit:
+        name = KIND_NAMES[kind]
         raise PhotoTooLarge(
-            f"The photo has {width}×{height} pixels; at most {limit} are accepted.",
-            message_zh=f"照片像素过多（{width}×{height}），最多 {limit} 像素。",
-            details={"width": width, "height": height, "max_pixels": limit},
+            f"The {name} photo has {width}×{height} pixels; at most {limit} are accepted for {name}.",
+            message_zh=f"照片像素过多（{width}×{height}），{name} 格式最多 {limit} 像素。",
+            details={"width": width, "height": height, "max_pixels": limit, "format": kind},
         )
+
+
+def webp_size(data):
+    """(width, height) of a WebP canvas from its first chunk header (VP8, VP8L or VP8X), or None.
+    Read before Pillow opens the file: libwebp allocates the canvas when the decoder is created."""
+    chunk = data[12:16]
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(data[28:30], "little") & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    return None
+
+
+def check_request_pixels(pixels):
+    """413 when the photos of one request need more than MAX_DECODE_PIXELS_PER_REQUEST pixels decoded
+    at full size: many worst-case photos in one multipart request cannot outlast a worker's timeout."""
+    limit = current_app.config["MAX_DECODE_PIXELS_PER_REQUEST"]
+    if pixels > limit:
+        raise PhotoTooLarge(
+            f"The photos of this request have more than {limit} pixels to decode at full size; "
+            "send fewer at a time (or as JPEG).",
+            message_zh=f"本次请求的照片总像素超过 {limit}，请分批上传（或使用 JPEG）。",
+            details={"max_request_pixels": limit},
+        )
+
+
+def count_request_pixels(kind, width, height):
+    """Add a full-size decode to this request's count (check_request_pixels)."""
+    if kind == "jpeg" or not has_request_context():
+        return
+    spent = g.get("photo_decoded_pixels", 0) + width * height
+    check_request_pixels(spent)
+    g.photo_decoded_pixels = spent
+
+
+# --- decode slots -----------------------------------------------------------------------------
+
+_slots_lock = threading.Lock()
+try:  # glibc: hand freed decoder buffers back to the system (each thread's arena keeps them otherwise)
+    _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):
+    _malloc_trim = None
+
+
+def decode_slots():
+    """This app's (this worker's) semaphore of PHOTO_DECODE_CONCURRENCY decode slots."""
+    app = current_app._get_current_object()
+    slots = app.extensions.get("photo_decode_slots")
+    if slots is None:
+        with _slots_lock:
+            slots = app.extensions.setdefault(
+                "photo_decode_slots", threading.BoundedSemaphore(app.config["PHOTO_DECODE_CONCURRENCY"]))
+    return slots
+
+
+@contextmanager
+def decode_slot():
+    """Hold one decode slot; after PHOTO_DECODE_WAIT_SECONDS without one, 503 with Retry-After."""
+    slots = decode_slots()
+    if not slots.acquire(timeout=current_app.config["PHOTO_DECODE_WAIT_SECONDS"]):
+        retry = int(current_app.config.get("SERVICE_RETRY_AFTER_SECONDS", 5))
+        raise ServiceUnavailable("Photos are being processed; send this one again shortly.",
+                                 message_zh="照片处理繁忙，请稍后重新上传。", headers={"Retry-After": str(retry)},
+                                 details={"retry_after": retry})
+    try:
+        yield
+    finally:
+        if _malloc_trim is not None:
+            _malloc_trim(0)
+        slots.release()
 
 
 def read_upload(file_storage):
@@ -221,6 +320,104 @@ def read_exif(image):
     return facts, has_exif
 
 
+# --- missing pixel data -----------------------------------------------------------------------
+#
+# With LOAD_TRUNCATED_IMAGES off, Pillow refuses a file whose data stops mid-stream. Two kinds of
+# damage still decode "successfully", the rest of the image left blank: a PNG whose compressed
+# stream is complete but holds fewer rows than the header declares (Pillow's decoder stops at the
+# end of the stream), and a JPEG scan that ends early at a marker (libjpeg only warns, and fills
+# the remaining blocks). PNG: the stream is inflated once more, counting bytes, not keeping them.
+# JPEG: when the image is one interleaved sequential Huffman scan followed by its end marker (what
+# cameras and phones write), it is decoded with the end marker replaced by a few zero bytes: a
+# complete scan never needs them (libjpeg reads a little ahead, which they satisfy) and finishes;
+# a short one runs out of data mid-scan, which Pillow reports as truncated. Progressive and
+# multi-scan JPEGs need their end marker to be decoded at all and are not checked this way.
+
+SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+SOF_PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}
+SOF_SEQUENTIAL_HUFFMAN = {0xC0, 0xC1}
+# the first marker after entropy-coded data (FF00 is a stuffed data byte, FFD0-FFD7 restart markers)
+ENTROPY_END = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+JPEG_END_PAD = b"\x00" * 16
+
+
+@dataclass
+class JpegLayout:
+    buffered: bool  # progressive or several scans: libjpeg keeps every coefficient until the end
+    scan_end: int | None  # end of the one sequential Huffman scan, when the end marker follows it
+
+
+def jpeg_layout(data):
+    """What the marker segments of the first image in a JPEG file say (no entropy decoding)."""
+    sof = components = None
+    scans, scan_end, pos, size = [], None, 2, len(data)
+    while pos < size:
+        if data[pos] != 0xFF:  # stray bytes between segments: libjpeg skips them too
+            pos = data.find(b"\xff", pos)
+            if pos < 0:
+                break
+        start = pos
+        while pos < size and data[pos] == 0xFF:
+            pos += 1
+        if pos >= size:
+            break
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:  # end of image
+            buffered = sof in SOF_PROGRESSIVE or len(scans) > 1 or (bool(scans) and scans[0] != components)
+            checkable = not buffered and sof in SOF_SEQUENTIAL_HUFFMAN and len(scans) == 1 and scan_end == start
+            return JpegLayout(buffered, scan_end if checkable else None)
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            continue
+        length = int.from_bytes(data[pos:pos + 2], "big")
+        segment = data[pos + 2:pos + length]
+        pos += length
+        if marker in SOF_MARKERS and sof is None and len(segment) >= 6:
+            sof, components = marker, segment[5]
+        elif marker == 0xDA:
+            scans.append(segment[0] if segment else 0)
+            found = ENTROPY_END.search(data, pos)
+            if found is None:
+                break
+            pos = scan_end = found.start()
+    # no end marker (truncated: the decoder says so), or not a JPEG we understand
+    return JpegLayout(buffered=sof in SOF_PROGRESSIVE or len(scans) > 1, scan_end=None)
+
+
+PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def png_rows_missing(data):
+    """True when the PNG's compressed image data ends before every declared row is there."""
+    if data[12:16] != b"IHDR":
+        return False  # Pillow refuses it
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    depth, color_type, interlace = data[24], data[25], data[28]
+    bits = PNG_CHANNELS.get(color_type, 4) * depth
+    passes = ADAM7 if interlace else ((0, 0, 1, 1),)
+    expected = 0
+    for x0, y0, dx, dy in passes:
+        columns, rows = -(-(width - x0) // dx) if width > x0 else 0, -(-(height - y0) // dy) if height > y0 else 0
+        if columns and rows:
+            expected += rows * (1 + -(-columns * bits // 8))
+    inflater, produced, pos = zlib.decompressobj(), 0, 8
+    while pos + 8 <= len(data) and not inflater.eof:
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            pending = data[pos + 8:pos + 8 + length]
+            try:
+                while pending and not inflater.eof:
+                    produced += len(inflater.decompress(pending, 1 << 20))
+                    pending = inflater.unconsumed_tail
+            except zlib.error:
+                return False  # corrupt: Pillow refuses it
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    return inflater.eof and produced < expected
+
+
 # --- decoding, variants, hash ---------------------------------------------------------------
 
 @dataclass
@@ -256,13 +453,29 @@ def _fit(size, box):
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _rgb(image):
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        image = image.convert("RGBA")
-        background = Image.new("RGB", image.size, (255, 255, 255))
-        background.paste(image, mask=image.getchannel("A"))
-        return background
-    return image if image.mode == "RGB" else image.convert("RGB")
+def _flatten(image):
+    """The image without transparency (composited on white) in L or RGB, with as few full-size
+    copies as its mode allows; the source is closed once copied (its memory freed)."""
+    if image.mode in ("RGB", "L"):
+        return image
+    if image.mode in ("LA", "1"):  # grey: one byte a pixel instead of four
+        if image.mode == "1":
+            flat = image.convert("L")
+        else:
+            grey, alpha = image.getchannel("L"), image.getchannel("A")
+            flat = Image.new("L", image.size, 255)
+            flat.paste(grey, mask=alpha)
+        image.close()
+        return flat
+    if image.mode in ("RGBA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        flat = Image.new("RGB", image.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        rgba.close()
+    else:
+        flat = image.convert("RGB")
+    image.close()
+    return flat
 
 
 def _encode(image):
@@ -272,13 +485,23 @@ def _encode(image):
 
 
 def make_variants(image, orientation):
-    """(display, thumb) RGB images with the orientation applied; the image is decoded here."""
-    target = _fit(image.size, DISPLAY_PX)
-    if image.format == "JPEG":
+    """(display, thumb) RGB images with the orientation applied; the image is decoded here (and
+    closed: the full-size pixels are freed as soon as the display variant is made)."""
+    declared = image.size
+    target = _fit(declared, DISPLAY_PX)
+    if image.format in ("JPEG", "MPO"):
         image.draft("RGB", target)  # DCT-domain downscale: decode at 1/2, 1/4 or 1/8 where possible
-    image = _rgb(image)
+    else:
+        image.load()
+        if image.size != declared:  # a decoder may disagree with the header (HEIC can)
+            raise unprocessable("the decoded image is not the size its header declares")
+    image = _flatten(image)
     if image.size != target:
-        image = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
+        shrunk = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
+        image.close()
+        image = shrunk
+    if image.mode != "RGB":  # grey, converted once small
+        image = image.convert("RGB")
     if orientation in TRANSPOSE:
         image = image.transpose(TRANSPOSE[orientation])
     thumb = image.resize(_fit(image.size, THUMB_PX), Image.Resampling.BICUBIC, reducing_gap=2.0)
@@ -293,21 +516,13 @@ def perceptual_hash(image):
     return str(imagehash.phash(image))
 
 
-def process_photo(data, sha256=None):
-    """Check and decode one upload; returns a ProcessedPhoto (nothing stored yet). `sha256` when
-    the caller has hashed the bytes already."""
-    check_size(len(data))
-    content_type = sniff_content_type(data)
+@contextmanager
+def refusals():
+    """What Pillow and its plugins raise for a bad file, as the API's 413 and 422."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format not in PILLOW_FORMATS[content_type]:
-                raise unprocessable(f"the bytes look like {content_type} but decode as {image.format}")
-            width, height = image.size
-            check_pixels(width, height)
-            exif, has_exif = read_exif(image)
-            display, thumb = make_variants(image, exif.get("orientation"))
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         limit = current_app.config["MAX_PHOTO_PIXELS"]
         raise PhotoTooLarge(f"The photo has too many pixels; at most {limit} are accepted.",
@@ -317,11 +532,83 @@ def process_photo(data, sha256=None):
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, MemoryError) as exc:
         reason = "truncated" if "truncated" in str(exc) else "corrupt image data"
         raise unprocessable(reason) from None
+
+
+def _open(data, content_type):
+    """(image, kind) from the header only, the pixel limits checked. Not for WebP
+    before its size is checked: libwebp allocates the whole canvas when the file is opened. A
+    sequential JPEG is opened on bytes whose end marker is replaced by JPEG_END_PAD, so that a
+    short scan fails to decode (see "missing pixel data")."""
+    if content_type == "image/jpeg":
+        layout = jpeg_layout(data)
+        kind = "jpeg_progressive" if layout.buffered else "jpeg"
+        if layout.scan_end is not None:
+            data = data[:layout.scan_end] + JPEG_END_PAD
+        image = JpegImagePlugin.JpegImageFile(io.BytesIO(data))  # the first image of an MPO too
+    else:
+        kind = KINDS[content_type]
+        image = Image.open(io.BytesIO(data))
+        if image.format not in PILLOW_FORMATS[content_type]:
+            raise unprocessable(f"the bytes look like {content_type} but decode as {image.format}")
+    check_pixels(*image.size, kind)
+    return image, kind
+
+
+def _webp_header(data):
+    size = webp_size(data)
+    if size is None:
+        raise unprocessable("not a readable WebP header")
+    check_pixels(*size, "webp")
+    return size
+
+
+def full_size_pixels(data):
+    """The pixels this photo will be decoded at full size (0 for a baseline JPEG), from its header
+    alone; raises what uploading it would for its size, type and pixels. Nothing is decoded, so a
+    request can check all its photos before decoding any."""
+    check_size(len(data))
+    content_type = sniff_content_type(data)
+    if content_type == "image/webp":
+        width, height = _webp_header(data)
+        return width * height
+    with refusals():
+        image, kind = _open(data, content_type)
+        width, height = image.size
+        image.close()
+    return 0 if kind == "jpeg" else width * height
+
+
+def process_photo(data, sha256=None):
+    """Check and decode one upload; returns a ProcessedPhoto (nothing stored yet). `sha256` when
+    the caller has hashed the bytes already."""
+    check_size(len(data))
+    content_type = sniff_content_type(data)
+    if content_type == "image/webp":
+        _webp_header(data)  # before waiting for a slot, before libwebp allocates
+    with refusals(), decode_slot():
+        image, kind = _open(data, content_type)
+        width, height = image.size
+        count_request_pixels(kind, width, height)
+        if kind == "png" and png_rows_missing(data):
+            raise unprocessable("truncated: the image data ends before its last row")
+        exif, has_exif = read_exif(image)
+        display, thumb = make_variants(image, exif.get("orientation"))
+        phash = perceptual_hash(thumb)
+        variants = {"display": _encode(display), "thumb": _encode(thumb)}
     return ProcessedPhoto(
         sha256=sha256 or hashlib.sha256(data).hexdigest(), content_type=content_type, size_bytes=len(data),
-        width=width, height=height, exif=exif, has_exif=has_exif, phash=perceptual_hash(thumb),
-        variants={"display": _encode(display), "thumb": _encode(thumb)},
+        width=width, height=height, exif=exif, has_exif=has_exif, phash=phash, variants=variants,
     )
+
+
+def prepare_photo(data):
+    """Everything `store_photo` checks and computes, nothing written: the ProcessedPhoto to give it,
+    or None when these bytes are stored already. Raises what process_photo raises."""
+    check_size(len(data))
+    sha256 = hashlib.sha256(data).hexdigest()
+    if db.session.scalar(select(exists().where(Photo.sha256 == sha256))) and _files_present(sha256):
+        return None
+    return process_photo(data, sha256)
 
 
 # --- storage and rows -----------------------------------------------------------------------
@@ -346,8 +633,9 @@ def _record_upload(photo_id, user):
         db.session.add(PhotoUpload(photo_id=photo_id, user_id=user.id))
 
 
-def store_photo(data, user):
-    """Store an upload for `user`; returns (Photo, created). Same bytes -> the same Photo."""
+def store_photo(data, user, processed=None):
+    """Store an upload for `user`; returns (Photo, created). Same bytes -> the same Photo.
+    `processed`: these bytes' ProcessedPhoto when the caller has made it already (prepare_photo)."""
     check_size(len(data))
     sha256 = hashlib.sha256(data).hexdigest()
     photo = db.session.scalar(select(Photo).where(Photo.sha256 == sha256))
@@ -355,7 +643,8 @@ def store_photo(data, user):
         _record_upload(photo.id, user)
         db.session.flush()
         return photo, False
-    processed = process_photo(data, sha256)
+    if processed is None or processed.sha256 != sha256:
+        processed = process_photo(data, sha256)
     _write_files(processed, data)  # files first: a row never points at a missing file
     if photo is not None:  # the row survived but files were lost: they are back now
         _record_upload(photo.id, user)
