@@ -42,6 +42,7 @@ from app.models import Division  # noqa: E402
 from app.services.divisions import import_divisions  # noqa: E402
 from app.services.imports import import_inspections  # noqa: E402
 from app.services.users import create_user  # noqa: E402
+from benchmarks.figures import figure  # noqa: E402
 
 CN = timezone(timedelta(hours=8))
 HEADER = ("client_uuid,village_code,observed_at,lon,lat,garbage_stable,sewage_treated,village_clean,"
@@ -258,7 +259,7 @@ def time_statement(app, run, repeats):
     return p50(samples[1:])
 
 
-def time_periods(app, client, headers, top, level, repeats):
+def time_periods(app, client, headers, top, level, repeats, size=""):
     """The current period, a past quarter with later approvals and a 12-month trend: the endpoint
     (reading the snapshots) beside the from-scratch statement."""
     from app.services import rates
@@ -305,6 +306,10 @@ def time_periods(app, client, headers, top, level, repeats):
           f"(one statement over the snapshots); the per-period loop from scratch {loop_ms:.1f} ms")
     ratio = figures["past quarter, later approvals exist"] / figures["current period"]
     print(f"past period / current period = {ratio:.2f} (goal <= 1.5)")
+    figure(f"rates {size}, current / past quarter by {level} (p50)",
+           f"{figures['current period']:.1f} / {figures['past quarter, later approvals exist']:.1f} ms "
+           f"(ratio {ratio:.2f}, goal <= 1.5)")
+    figure(f"rates {size}, 12-month trend (p50)", f"{trend_ms:.1f} ms (per-period loop from scratch {loop_ms:.1f} ms)")
 
 
 def check_same(answer, hand_rows):
@@ -351,7 +356,7 @@ def main(argv=None):
         client = app.test_client()
         print(f"{villages} village-level units, {inspections} inspections")
         build_snapshots(app)
-        time_periods(app, client, headers, top, level, repeats)
+        time_periods(app, client, headers, top, level, repeats, size=f"{args.size} on {engine}")
         for lvl in (level, "township") if args.size != "national" else (level,):
             median, answer = time_endpoint(client, headers, {"division": top, "period": PERIOD, "level": lvl}, repeats)
             print(f"GET /api/v1/rates?division={top}&period={PERIOD}&level={lvl}: p50 {median:.1f} ms "
@@ -362,6 +367,8 @@ def main(argv=None):
         scratch_ms = time_from_scratch(app, top, level, repeats)
         print(f"  the same roll-up from the inspections (no maintained table; what periods without a snapshot "
               f"and with later approvals use): p50 {scratch_ms:.1f} ms")
+        figure(f"rates {args.size} on {engine}, GET /rates by {level} (p50)",
+               f"{endpoint_ms:.1f} ms (from the inspections {scratch_ms:.1f} ms)")
         if engine == "postgresql":
             hand_ms, hand_rows = time_hand_sql(app, top, CODE_LENGTH[level], repeats)
             check_same(top_answer, hand_rows)
