@@ -24,6 +24,7 @@ from app.services.demo import (
 )
 from app.services.inspections import create_inspection
 from app.services.photos import store_photo
+from app.services.village_status import build_snapshot_month, missing_snapshot_months
 
 demo_cli = AppGroup("demo", help="The demo data set.")
 
@@ -41,9 +42,13 @@ def load_demo(echo=print):
     echo(f"divisions: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
     users = load_demo_users()
     history = load_demo_history()
+    months = missing_snapshot_months(None)
+    for month in months:  # past periods and the trend read the monthly snapshots
+        build_snapshot_month(month)
     queue = load_demo_queue()
     return {"divisions": result.created + result.updated + result.unchanged, "users created": users,
-            "historical inspections imported": history, "inspections submitted": queue}
+            "historical inspections imported": history, "monthly snapshots built": len(months),
+            "inspections submitted": queue}
 
 
 def load_demo_queue(now=None):
