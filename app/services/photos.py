@@ -181,17 +181,20 @@ def decode_slots():
 
 @contextmanager
 def decode_slot():
-    """Hold one decode slot; after PHOTO_DECODE_WAIT_SECONDS without one, 503 with Retry-After."""
+    """Hold one decode slot; after PHOTO_DECODE_WAIT_SECONDS without one, 503 with Retry-After.
+    Yields a dict: set "trim" when the decode was full size, so that the freed buffers go back to
+    the system (a draft-decoded JPEG's few MB are not worth the ~8 ms malloc_trim costs)."""
     slots = decode_slots()
     if not slots.acquire(timeout=current_app.config["PHOTO_DECODE_WAIT_SECONDS"]):
         retry = int(current_app.config.get("SERVICE_RETRY_AFTER_SECONDS", 5))
         raise ServiceUnavailable("Photos are being processed; send this one again shortly.",
                                  message_zh="照片处理繁忙，请稍后重新上传。", headers={"Retry-After": str(retry)},
                                  details={"retry_after": retry})
+    state = {"trim": True}
     try:
-        yield
+        yield state
     finally:
-        if _malloc_trim is not None:
+        if _malloc_trim is not None and state["trim"]:
             _malloc_trim(0)
         slots.release()
 
@@ -337,7 +340,7 @@ SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 SOF_PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}
 SOF_SEQUENTIAL_HUFFMAN = {0xC0, 0xC1}
 # the first marker after entropy-coded data (FF00 is a stuffed data byte, FFD0-FFD7 restart markers)
-ENTROPY_END = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+ENTROPY_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # a marker; fill bytes before it: see jpeg_layout
 JPEG_END_PAD = b"\x00" * 16
 
 
@@ -379,7 +382,10 @@ def jpeg_layout(data):
             found = ENTROPY_END.search(data, pos)
             if found is None:
                 break
-            pos = scan_end = found.start()
+            end = found.start()
+            while end > pos and data[end - 1] == 0xFF:  # fill bytes belong to the marker
+                end -= 1
+            pos = scan_end = end
     # no end marker (truncated: the decoder says so), or not a JPEG we understand
     return JpegLayout(buffered=sof in SOF_PROGRESSIVE or len(scans) > 1, scan_end=None)
 
@@ -585,8 +591,9 @@ def process_photo(data, sha256=None):
     content_type = sniff_content_type(data)
     if content_type == "image/webp":
         _webp_header(data)  # before waiting for a slot, before libwebp allocates
-    with refusals(), decode_slot():
+    with refusals(), decode_slot() as slot:
         image, kind = _open(data, content_type)
+        slot["trim"] = kind != "jpeg"
         width, height = image.size
         count_request_pixels(kind, width, height)
         if kind == "png" and png_rows_missing(data):
