@@ -280,7 +280,7 @@ def check(database_url, photo_root, acked):
 
 def sweep(database_url, photo_root):
     env = {**os.environ, "APP_ENV": "testing", "DATABASE_URL": database_url, "PHOTO_ROOT": photo_root,
-           "FLASK_APP": "wsgi"}
+           "FLASK_APP": "wsgi", "PHOTO_SWEEP_MIN_AGE_SECONDS": "0"}  # the server is stopped: no request runs
     flask = str(Path(sys.executable).with_name("flask"))
     done = subprocess.run([flask, "photos", "sweep", "--min-age", "0"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
