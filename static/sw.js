@@ -1,7 +1,7 @@
 // Keeps the client's own files so it opens without a network (offline-first for inspectors).
 // Network first, cache as the fallback: a deployed change is picked up whenever online.
 // The API is never cached here: the outbox in IndexedDB handles offline submissions.
-const CACHE = "rie-shell-v3";
+const CACHE = "rie-shell-v4";
 const SHELL = [
   "/",
   "/static/client/app.css",
@@ -25,6 +25,7 @@ const SHELL = [
   "/static/client/views/inspect/where.js",
   "/static/client/views/outbox.js",
   "/static/client/views/due.js",
+  "/static/client/views/odk.js",
   "/static/client/views/mine.js",
   "/static/client/views/inspection.js",
   "/static/client/views/answers.js",

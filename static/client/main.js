@@ -7,6 +7,7 @@ import { renderLogin } from "./views/login.js";
 import { renderInspect } from "./views/inspect.js";
 import { renderOutbox } from "./views/outbox.js";
 import { renderDue } from "./views/due.js";
+import { renderOdk } from "./views/odk.js";
 import { renderMine } from "./views/mine.js";
 import { renderInspection } from "./views/inspection.js";
 import { renderReview } from "./views/review.js";
@@ -23,6 +24,7 @@ const ROUTES = {
   due: { render: renderDue, roles: ["inspector"], nav: "nav_due" },
   outbox: { render: renderOutbox, roles: ["inspector"], nav: "nav_outbox" },
   mine: { render: renderMine, roles: ["inspector"], nav: "nav_mine" },
+  odk: { render: renderOdk, roles: ["inspector"], nav: "nav_odk" },
   edit: { render: (main, ctx) => renderInspect(main, { ...ctx, mode: "edit" }), roles: ["inspector"] },
   fix: { render: (main, ctx) => renderInspect(main, { ...ctx, mode: "fix" }), roles: ["inspector"], title: "fix_title" },
   review: { render: renderReview, roles: ABOVE, nav: "nav_review" },
