@@ -188,3 +188,17 @@ def test_a_page_costs_the_same_few_statements_whatever_its_size(app, client, rev
     assert all(len(i["photos"]) == 2 and len(i["flags"]) == 1 and i["previous_approved"] for i in large["items"])
     assert len(large_sql) == len(small_sql)
     assert len(large_sql) <= 8, large_sql
+
+
+@pytest.mark.parametrize("order", ["flagged", "inspector", "oldest"])
+def test_a_page_picks_its_ids_from_inspections_before_joining_villages(app, client, reviewer, order):
+    for i in range(3):
+        create_inspection(app, submitted_at=at(i), flags=[("no_exif", {"n": i})] if i else None)
+    page, seen = _statements_for(app, client, reviewer, order=order, per_page=2, page=2)
+    assert len(page["items"]) == 1
+    [statement] = [s for s in seen if "page_ids" in s]
+    inner = statement[statement.index("(", statement.index("FROM")) + 1:statement.rindex(") AS page_ids")]
+    assert "LIMIT" in inner and "OFFSET" in inner
+    assert "divisions" not in inner.split("WHERE")[0]  # the ids come from inspections (no village join)
+    assert ("users" in inner.split("WHERE")[0]) == (order == "inspector")
+    assert "LIMIT" not in statement[statement.rindex(") AS page_ids"):]  # the outer joins read the page only

@@ -1,7 +1,8 @@
 """The review queue: submitted inspections in the reviewer's scope, with what a decision needs.
 
 A page costs a fixed number of statements whatever its size: one for the counts, one for the
-page rows (village, township and inspector joined), then one each for the page's photos, flags
+page rows (the page's ids picked from `inspections` alone with the order and LIMIT, then village,
+township and inspector joined for those ids only), then one each for the page's photos, flags
 and the villages' previous approved inspections (a window query), all keyed by the page's ids, and
 one more when a flag names other inspections (what the reviewer may learn of them:
 flags.redact_flag_lists).
@@ -27,15 +28,25 @@ from app.models.types import utcnow
 from app.services.flags import redact_flag_lists
 
 
-def _order(order):
-    tail = (Inspection.submitted_at.asc(), Inspection.id.asc())
+def _order_columns(order):
+    """The page's sort keys as labelled columns (the ids subquery selects them, the outer query
+    orders by them); the `inspector` order needs the username, so only it joins `users`."""
+    tail = [Inspection.submitted_at.label("sort_submitted"), Inspection.id.label("sort_id")]
     if order == "flagged":
-        return (Inspection.flag_count.desc(), *tail)
+        return [(Inspection.flag_count.label("sort_key"), "desc"), *[(c, "asc") for c in tail]]
     if order == "village":
-        return (Inspection.village_code.asc(), *tail)
+        return [(Inspection.village_code.label("sort_key"), "asc"), *[(c, "asc") for c in tail]]
     if order == "inspector":
-        return (User.username.asc().nulls_last(), *tail)
-    return tail
+        return [(User.username.label("sort_key"), "asc_nulls_last"), *[(c, "asc") for c in tail]]
+    return [(c, "asc") for c in tail]
+
+
+def _direction(column, how):
+    if how == "desc":
+        return column.desc()
+    if how == "asc_nulls_last":
+        return column.asc().nulls_last()
+    return column.asc()
 
 
 def queue_counts(conditions, now):
@@ -49,7 +60,22 @@ def queue_counts(conditions, now):
             "oldest_waiting_seconds": int((now - oldest).total_seconds()) if oldest else None}
 
 
+def _page_ids(conditions, order, page, per_page):
+    """The page's ids and sort keys, read from `inspections` alone (plus `users` for the inspector
+    order) with the order and LIMIT/OFFSET: a deep page or the flagged order never joins the whole
+    queue."""
+    columns = _order_columns(order)
+    stmt = select(*[c for c, _ in columns]).where(*conditions)
+    if order == "inspector":
+        stmt = stmt.outerjoin(User, User.id == Inspection.inspector_id)
+    stmt = stmt.order_by(*[_direction(c, how) for c, how in columns])
+    return stmt.limit(per_page).offset((page - 1) * per_page).subquery("page_ids"), columns
+
+
 def _page_rows(conditions, order, page, per_page):
+    """The page's rows in order: its ids first (_page_ids), then village, township and inspector
+    joined for those ids only. One statement."""
+    ids, columns = _page_ids(conditions, order, page, per_page)
     village = aliased(Division)
     township = aliased(Division)
     metric_columns = [getattr(Inspection, m) for m in METRICS]
@@ -63,12 +89,12 @@ def _page_rows(conditions, order, page, per_page):
                Inspection.households, Inspection.answers, Inspection.device_observed_at,
                func.ST_Y(Inspection.location_geom).label("lat"), func.ST_X(Inspection.location_geom).label("lon"),
                *metric_columns)
+        .select_from(ids)
+        .join(Inspection, Inspection.id == ids.c.sort_id)
         .join(village, village.code == Inspection.village_code)
         .outerjoin(township, township.code == village.parent_code)
         .outerjoin(User, User.id == Inspection.inspector_id)
-        .where(*conditions)
-        .order_by(*_order(order))
-        .limit(per_page).offset((page - 1) * per_page)
+        .order_by(*[_direction(ids.c[c.name], how) for c, how in columns])
     )
     return db.session.execute(stmt).all()
 
