@@ -83,7 +83,7 @@ def test_offline_inspection_is_sent_once_approved_and_counted(database, make_use
     screenshot(page, "01-login")
     log_in(page, inspector)
     page.get_by_role("button", name="我在哪里？").click()
-    page.wait_for_function("(n) => document.querySelector('#where-result').textContent.includes(n)", arg=name)
+    page.wait_for_function("(n) => document.querySelector('#where-result')?.textContent.includes(n)", arg=name)
     assert page.locator("select[name=village]").input_value() == code
 
     for aspect, photo in (("garbage", BIG_PHOTO), ("cleanliness", SMALL_PHOTO)):
@@ -155,7 +155,7 @@ def test_offline_inspection_is_sent_once_approved_and_counted(database, make_use
     review_page.set_viewport_size(DESKTOP)
     card.focus()
     review_page.keyboard.press("v")
-    review_page.wait_for_function("() => document.querySelector('#photo-viewer img').naturalWidth > 0")
+    review_page.wait_for_function("() => document.querySelector('#photo-viewer img')?.naturalWidth > 0")
     screenshot(review_page, "06-photo-viewer")
     review_page.keyboard.press("Escape")
     review_page.keyboard.press("a")

@@ -102,16 +102,16 @@ def test_reviewer_moves_through_the_queue_and_steps_through_photos(database, mak
 
     first.locator(".thumbs button").first.click()
     caption = page.locator("#photo-viewer p")
-    page.wait_for_function("() => document.querySelector('#photo-viewer img').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('#photo-viewer img')?.naturalWidth > 0")
     titles = {a["aspect"]: a["title_zh"] for a in CHECKLIST}  # the queue lists photos by aspect key
     assert caption.inner_text().startswith(f"#{with_photos} {name} · {titles['cleanliness']} 1/2")
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("(t) => document.querySelector('#photo-viewer p').textContent.includes(t)",
+    page.wait_for_function("(t) => document.querySelector('#photo-viewer p')?.textContent.includes(t)",
                            arg=f"{titles['garbage']} 2/2")
-    page.wait_for_function("() => document.querySelector('#photo-viewer img').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('#photo-viewer img')?.naturalWidth > 0")
     screenshot(page, "13-phone-photo-viewer")
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("() => document.querySelector('#photo-viewer p').textContent.includes('1/2')")
+    page.wait_for_function("() => document.querySelector('#photo-viewer p')?.textContent.includes('1/2')")
     page.keyboard.press("Escape")
     assert page.locator("#photo-viewer").evaluate("(d) => d.open") is False
 
@@ -132,7 +132,7 @@ def test_bureau_drills_down_and_back_up_on_a_phone(database, make_user, new_cont
     page.locator("#trend-chart canvas").wait_for()
     clean = page.locator("#map-metric option[value=village_clean]").inner_text()
     page.select_option("#map-metric", "village_clean")
-    page.wait_for_function("(m) => document.querySelector('#map + .legend + p').textContent.startsWith(m + ':')", arg=clean)
+    page.wait_for_function("(m) => document.querySelector('#map + .legend + p')?.textContent.startsWith(m + ':')", arg=clean)
     page.select_option("#trend-metric", "village_clean")
     page.wait_for_function("(m) => document.querySelector('#trend-chart .u-title')?.textContent.endsWith(m)", arg=clean)
     assert no_horizontal_scroll(page)

@@ -93,7 +93,7 @@ def test_the_web_client_renders_under_the_policy(database, make_user, new_contex
     page, violations = open_page(new_context, reviewer, "/#/review")  # thumbnails and the photo viewer
     page.wait_for_function("() => [...document.querySelectorAll('.thumbs img')].some((i) => i.complete && i.naturalWidth)")
     page.locator(".review-item .thumbs button").first.click()
-    page.wait_for_function("() => document.querySelector('#photo-viewer img').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('#photo-viewer img')?.naturalWidth > 0")
     seen["review"] = violations()
 
     page, violations = open_page(new_context, bureau, "/#/rates")  # the table, Leaflet's map, uPlot's chart

@@ -74,7 +74,7 @@ def test_a_queue_of_209_is_reachable_to_its_last_item_with_a_filter_and_a_sort(
     page.on("request", lambda r: thumbs.append(r.url) if r.url.endswith("/thumb") else None)
     log_in(page, reviewer)
     summary = page.locator("#queue-summary")
-    page.wait_for_function("() => document.querySelector('#queue-summary').textContent.includes('共 209 条')")
+    page.wait_for_function("() => document.querySelector('#queue-summary')?.textContent.includes('共 209 条')")
     assert summary.inner_text() == "共 209 条，其中 82 条有警示"
     assert page.locator("#shortcuts").is_visible()  # a PC with a keyboard: the keys are hinted
     assert page.locator(".review-item").count() == 50 and "第 1/5 页" in page.locator("#queue-page").inner_text()
@@ -84,23 +84,23 @@ def test_a_queue_of_209_is_reachable_to_its_last_item_with_a_filter_and_a_sort(
 
     # filter (flagged) and sort (by village), then to the last page: its last card is the last one
     page.select_option("#queue-flag", "any")
-    page.wait_for_function("() => document.querySelector('#queue-summary').textContent.includes('共 82 条')")
+    page.wait_for_function("() => document.querySelector('#queue-summary')?.textContent.includes('共 82 条')")
     page.select_option("#queue-order", "village")
     page.wait_for_function("() => document.querySelector('#queue-page')?.textContent.includes('第 1/2 页')")
     page.locator("#queue-last").click()
-    page.wait_for_function("() => document.querySelector('#queue-page').textContent.includes('第 2/2 页')")
+    page.wait_for_function("() => document.querySelector('#queue-page')?.textContent.includes('第 2/2 页')")
     last_expected = sql(app, "SELECT id FROM inspections WHERE flag_count > 0 ORDER BY village_code, submitted_at, id")[-1][0]
     assert page.locator(".review-item").count() == 32
     assert page.locator(".review-item").last.get_attribute("data-id") == str(last_expected)
 
     # search: a village's name and an inspector
     page.locator("#queue-reset").click()
-    page.wait_for_function("() => document.querySelector('#queue-summary').textContent.includes('共 209 条')")
+    page.wait_for_function("() => document.querySelector('#queue-summary')?.textContent.includes('共 209 条')")
     page.locator("#queue-q").fill("wang_wei")
-    page.wait_for_function("() => document.querySelector('#queue-summary').textContent.includes('共 104 条')")
+    page.wait_for_function("() => document.querySelector('#queue-summary')?.textContent.includes('共 104 条')")
     page.locator("#queue-q").fill(villages[0][1])
     expected = sql(app, "SELECT count(*) FROM inspections WHERE village_code = :v", v=villages[0][0])[0][0]
-    page.wait_for_function("(n) => document.querySelector('#queue-summary').textContent.includes('共 ' + n + ' 条')",
+    page.wait_for_function("(n) => document.querySelector('#queue-summary')?.textContent.includes('共 ' + n + ' 条')",
                            arg=expected)
     assert page.errors == []
 
@@ -206,7 +206,7 @@ def test_a_card_shows_answers_changes_map_evidence_and_photo_facts(database, mak
     small.screenshot(path=str(screenshot(small, "40-phone-compare")))  # the dialog as it is seen
     small.locator("#compare-dialog").get_by_role("button", name="关闭").click()
     small_card.locator(".thumbs button").first.click()
-    small.wait_for_function("() => document.querySelector('#photo-viewer img').naturalWidth > 0")
+    small.wait_for_function("() => document.querySelector('#photo-viewer img')?.naturalWidth > 0")
     small.screenshot(path=str(screenshot(small, "41-phone-viewer")))  # the dialog as it is seen
     assert small.errors == []
 
@@ -249,13 +249,13 @@ def test_a_card_shows_answers_changes_map_evidence_and_photo_facts(database, mak
     # the photo viewer: each photo's own facts, zoom, the original, a swipe, a decision
     card.locator(".thumbs button").first.click()
     viewer = page.locator("#photo-viewer")
-    page.wait_for_function("() => document.querySelector('#photo-viewer img').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('#photo-viewer img')?.naturalWidth > 0")
     facts = viewer.locator("#photo-facts").inner_text()
     assert "拍摄时间" in facts and "此照片 GPS 距提交位置" in facts and "公里" in facts
     viewer.locator("#viewer-zoom").click()
     assert "zoomed" in viewer.locator("#viewer-frame").get_attribute("class")
     viewer.locator("#viewer-original").click()
-    page.wait_for_function("() => document.querySelector('.viewer-caption').textContent.includes('原图')")
+    page.wait_for_function("() => document.querySelector('.viewer-caption')?.textContent.includes('原图')")
     screenshot(page, "35-viewer")
     viewer.locator("#viewer-zoom").click()
     box = viewer.locator("#viewer-frame").bounding_box()
@@ -263,7 +263,7 @@ def test_a_card_shows_answers_changes_map_evidence_and_photo_facts(database, mak
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] / 2, steps=5)
     page.mouse.up()
-    page.wait_for_function("() => document.querySelector('.viewer-caption').textContent.includes('2/2')")
+    page.wait_for_function("() => document.querySelector('.viewer-caption')?.textContent.includes('2/2')")
     assert "照片无 GPS" in viewer.locator("#photo-facts").inner_text()
     viewer.locator("[data-decision=approve]").click()
     card.wait_for(state="detached")
