@@ -3,10 +3,10 @@ import io
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from app.extensions import db
-from app.models import Division, Inspection, InspectionFlag
+from app.models import Division, Inspection, InspectionFlag, Photo, PhotoHashBand
 from tests.factories import (
     CHINA,
     GARBAGE_ONLY,
@@ -198,3 +198,26 @@ def test_flags_are_recomputed_on_resubmit(client, inspector):
              "location": {**body["location"], "accuracy_m": 10}}
     r = client.put(f"/api/v1/inspections/{created['id']}", headers=inspector.headers, json=fixed)
     assert r.status_code == 200 and r.get_json()["flags"] == [] and r.get_json()["flag_count"] == 0
+
+
+def test_near_duplicates_of_all_photos_are_searched_in_one_indexed_statement(client, inspector):
+    lat, lon = village_point(client.application)
+    earlier = [field_photo(client, inspector, seed, lat, lon) for seed in (21, 22)]
+    submit_garbage(client, inspector, earlier[0])
+    photos = [field_photo(client, inspector, seed, lat, lon) for seed in (23, 24, 25)]
+    with client.application.app_context():
+        bands = db.session.execute(select(PhotoHashBand.band, PhotoHashBand.value)
+                                   .where(PhotoHashBand.photo_id == photos[0]).order_by(PhotoHashBand.band)).all()
+        phash = db.session.get(Photo, photos[0]).phash
+        engine = db.engine
+    assert [(b, v) for b, v in bands] == [(i, int(phash[2 * i:2 * i + 2], 16)) for i in range(8)]
+    seen = []
+    listener = lambda conn, cursor, statement, *rest: seen.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        body = submission(client.application, {"garbage": photos}, answers=GARBAGE_ONLY)
+        assert submit(client, inspector, body).status_code == 201
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len([s for s in seen if "photo_hash_bands" in s]) == 1
+    assert not [s for s in seen if "phash_distance" in s or "bit_count" in s]

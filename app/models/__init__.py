@@ -10,7 +10,7 @@ from app.models.inspection import (
     InspectionVersion,
 )
 from app.models.openrosa import DeviceKey, OpenRosaSubmission, XFormVersion
-from app.models.photo import Photo, PhotoUpload
+from app.models.photo import Photo, PhotoHashBand, PhotoUpload
 from app.models.review import DECISIONS, AuditEntry, Comment, Review, WebhookDelivery
 from app.models.target import DEFAULT_TARGETS, Target
 from app.models.user import ROLES, ApiToken, LoginThrottle, User
@@ -19,6 +19,6 @@ from app.models.village_status import VillageLatest
 __all__ = [
     "ASPECTS", "CODE_LENGTH", "DECISIONS", "DEFAULT_TARGETS", "LEVELS", "METRICS", "ROLES", "STATUSES",
     "VILLAGE_KINDS", "ApiToken", "AuditEntry", "Comment", "DeviceKey", "Division", "Inspection", "InspectionFlag",
-    "InspectionPhoto", "InspectionVersion", "LoginThrottle", "OpenRosaSubmission", "Photo", "PhotoUpload", "Review", "Target",
+    "InspectionPhoto", "InspectionVersion", "LoginThrottle", "OpenRosaSubmission", "Photo", "PhotoHashBand", "PhotoUpload", "Review", "Target",
     "User", "VillageLatest", "WebhookDelivery", "XFormVersion", "subtree",
 ]

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -39,3 +39,33 @@ class PhotoUpload(db.Model):
     photo_id: Mapped[str] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+PHASH_BANDS = 8  # a 64-bit perceptual hash is stored as 8 one-byte bands (PhotoHashBand)
+
+
+def phash_bands(phash):
+    """[(band, value)] of a 16-hex-digit hash: band i is its i-th byte (0..255)."""
+    return [(band, int(phash[2 * band:2 * band + 2], 16)) for band in range(PHASH_BANDS)]
+
+
+class PhotoHashBand(db.Model):
+    """One byte of a photo's perceptual hash, indexed on (band, value), for the near-duplicate
+    search: two hashes within Hamming distance d differ in at most d bytes, so they share at least
+    8 - d bands exactly (at least 2 for the default d = 6). Candidates are the photos sharing
+    enough bands (an index lookup per band); the exact distance is then computed on them alone.
+    Written with the photo (services.photos.store_photo); a photo without a hash has no bands."""
+
+    __tablename__ = "photo_hash_bands"
+    __table_args__ = (Index("ix_photo_hash_bands_band_value", "band", "value"),)
+
+    photo_id: Mapped[str] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(SmallInteger)
+
+
+def photo_hash_band_rows(photo):
+    """The PhotoHashBand rows of `photo` (none without a hash)."""
+    if not photo.phash:
+        return []
+    return [PhotoHashBand(photo_id=photo.id, band=band, value=value) for band, value in phash_bands(photo.phash)]

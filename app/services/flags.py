@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import case, cast, func, literal, select
+from sqlalchemy import and_, case, cast, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.orm import aliased
 
@@ -22,9 +22,11 @@ from app.models import (
     InspectionFlag,
     InspectionPhoto,
     Photo,
+    PhotoHashBand,
     subtree,
 )
 from app.domain import FLAG_CODES
+from app.models.photo import PHASH_BANDS, phash_bands
 from app.models.types import CHINA
 from app.services.divisions import village_point_distance
 
@@ -96,6 +98,59 @@ def _photo_stale(photos, observed_at, cfg):
             "photos": stale}
 
 
+def _near_duplicates(inspection, hashes, max_distance, limit=20):
+    """{hash: [(other photo id, other inspection id, distance)]}: for each of `hashes`, the photos of
+    the county's other inspections observed in the last two years within `max_distance`, nearest
+    first (then by inspection), at most `limit` — in one statement for all the hashes.
+
+    Two hashes within distance d differ in at most d of their 8 bytes, so they share at least
+    8 - d bands (PhotoHashBand): the candidates are the photos sharing that many bands with one of
+    `hashes`, read through the (band, value) index; the exact distance is computed on them here."""
+    county = inspection.village_code[:CODE_LENGTH["county"]]
+    bounds = (InspectionPhoto.inspection_id != inspection.id, subtree(Inspection.village_code, county),
+              Inspection.observed_at >= inspection.observed_at - NEAR_DUPLICATE_WINDOW)
+    shared = PHASH_BANDS - max_distance
+    if shared < 1:  # so loose a distance that no band must match: the distance against every photo
+        return _near_duplicates_scan(inspection, hashes, max_distance, bounds, limit)
+    pairs = sorted({pair for phash in hashes for pair in phash_bands(phash)})
+    candidates = (
+        select(PhotoHashBand.photo_id)
+        .where(or_(*[and_(PhotoHashBand.band == band, PhotoHashBand.value == value) for band, value in pairs]))
+        .group_by(PhotoHashBand.photo_id)
+        .having(func.count() >= shared)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Photo.id, Photo.phash, InspectionPhoto.inspection_id)
+        .join(candidates, candidates.c.photo_id == Photo.id)
+        .join(InspectionPhoto, InspectionPhoto.photo_id == Photo.id)
+        .join(Inspection, Inspection.id == InspectionPhoto.inspection_id)
+        .where(Photo.phash.is_not(None), *bounds)
+    ).all()
+    out = {}
+    for phash in hashes:
+        near = [(photo_id, other, _hamming_hex(other_hash, phash)) for photo_id, other_hash, other in rows]
+        near = sorted({row for row in near if row[2] <= max_distance}, key=lambda r: (r[2], r[1], r[0]))
+        out[phash] = near[:limit]
+    return out
+
+
+def _near_duplicates_scan(inspection, hashes, max_distance, bounds, limit):
+    """_near_duplicates without the band index: one distance scan per hash."""
+    other_photo = aliased(Photo)
+    out = {}
+    for phash in hashes:
+        distance = _phash_distance(other_photo.phash, phash)
+        out[phash] = [tuple(row) for row in db.session.execute(
+            select(other_photo.id, InspectionPhoto.inspection_id, distance.label("distance"))
+            .join(InspectionPhoto, InspectionPhoto.photo_id == other_photo.id)
+            .join(Inspection, Inspection.id == InspectionPhoto.inspection_id)
+            .where(other_photo.phash.is_not(None), *bounds, distance <= max_distance)
+            .order_by(distance, InspectionPhoto.inspection_id).limit(limit)
+        ).all()]
+    return out
+
+
 def _photo_reused(inspection, photos, cfg):
     """The same bytes (same photo id) or a near-identical perceptual hash on another inspection."""
     ids = sorted({photo.id for _, photo in photos})
@@ -110,29 +165,19 @@ def _photo_reused(inspection, photos, cfg):
     for photo_id, other in same:
         matches.setdefault((photo_id, other), {"photo_id": photo_id, "other_inspection_id": other,
                                                "match": "sha256", "distance": 0})
-    # Near duplicates are searched among the county's inspections of the last two years (an index
-    # range); identical bytes (sha256, above) are found everywhere.
-    county = inspection.village_code[:CODE_LENGTH["county"]]
-    other_photo = aliased(Photo)
-    for phash in sorted({photo.phash for _, photo in photos if photo.phash}):
-        distance = _phash_distance(other_photo.phash, phash)
-        rows = db.session.execute(
-            select(other_photo.id, InspectionPhoto.inspection_id, distance.label("distance"))
-            .join(InspectionPhoto, InspectionPhoto.photo_id == other_photo.id)
-            .join(Inspection, Inspection.id == InspectionPhoto.inspection_id)
-            .where(other_photo.phash.is_not(None), InspectionPhoto.inspection_id != inspection.id,
-                   subtree(Inspection.village_code, county),
-                   Inspection.observed_at >= inspection.observed_at - NEAR_DUPLICATE_WINDOW,
-                   distance <= cfg["FLAG_PHASH_MAX_DISTANCE"])
-            .order_by(distance, InspectionPhoto.inspection_id).limit(20)
-        ).all()
-        mine = [photo.id for _, photo in photos if photo.phash == phash]
-        for other_photo_id, other, dist in rows:
-            for photo_id in mine:
-                if other_photo_id != photo_id:
-                    matches.setdefault((photo_id, other), {
-                        "photo_id": photo_id, "other_inspection_id": other, "other_photo_id": other_photo_id,
-                        "match": "phash", "distance": int(dist)})
+    # Near duplicates are searched among the county's inspections of the last two years; identical
+    # bytes (sha256, above) are found everywhere.
+    hashes = sorted({photo.phash for _, photo in photos if photo.phash})
+    if hashes:
+        found_near = _near_duplicates(inspection, hashes, cfg["FLAG_PHASH_MAX_DISTANCE"])
+        for phash in hashes:
+            mine = [photo.id for _, photo in photos if photo.phash == phash]
+            for other_photo_id, other, dist in found_near[phash]:
+                for photo_id in mine:
+                    if other_photo_id != photo_id:
+                        matches.setdefault((photo_id, other), {
+                            "photo_id": photo_id, "other_inspection_id": other, "other_photo_id": other_photo_id,
+                            "match": "phash", "distance": int(dist)})
     if not matches:
         return None
     found = sorted(matches.values(), key=lambda m: (m["photo_id"], m["other_inspection_id"]))

@@ -42,6 +42,7 @@ from app.access import get_visible_photo, may_see_originals
 from app.errors import Forbidden, PhotoTooLarge, ServiceUnavailable, UnprocessablePhoto, UnsupportedMediaType
 from app.extensions import db
 from app.models import Photo, PhotoUpload
+from app.models.photo import photo_hash_band_rows
 from app.models.types import CHINA
 from app.storage import get_store, photo_key
 
@@ -666,6 +667,7 @@ def store_photo(data, user, processed=None):
     try:
         with db.session.begin_nested():
             db.session.add(row)
+            db.session.add_all(photo_hash_band_rows(row))  # the near-duplicate index (flags._photo_reused)
     except IntegrityError:  # the same bytes arrived concurrently; theirs won
         photo = db.session.scalar(select(Photo).where(Photo.sha256 == sha256).execution_options(populate_existing=True))
         if photo is None:
