@@ -25,3 +25,23 @@ def test_spatial_indexes_exist(app, engine_name):
     names = {tuple(r) for r in rows}
     assert any("divisions" in r[0] and "boundary" in r[1] for r in names)
     assert any("divisions" in r[0] and "point" in r[1] for r in names)
+
+
+def test_migration_0008_fills_the_hash_bands_of_existing_photos(database):
+    import flask_migrate
+    from sqlalchemy import text
+
+    with database.app_context():
+        flask_migrate.downgrade(revision="0007")
+        try:
+            db.session.execute(text(
+                "INSERT INTO photos (id, sha256, content_type, size_bytes, width, height, exif, has_exif, phash, created_at) "
+                "VALUES ('a' , :sha_a, 'image/jpeg', 1, 1, 1, '{}', false, '0123456789abcdef', CURRENT_TIMESTAMP), "
+                "('b', :sha_b, 'image/jpeg', 1, 1, 1, '{}', false, NULL, CURRENT_TIMESTAMP)"),
+                {"sha_a": "a" * 64, "sha_b": "b" * 64})
+            db.session.commit()
+        finally:
+            db.session.remove()
+            flask_migrate.upgrade()
+        rows = db.session.execute(text("SELECT photo_id, band, value FROM photo_hash_bands ORDER BY band")).all()
+    assert [tuple(r) for r in rows] == [("a", i, v) for i, v in enumerate((0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef))]
