@@ -209,7 +209,8 @@ def create_inspection(data, user):
         return _replay(existing, digest, user)
     village, lat, lon, photos = validate_submission(data, user)
     inspection = Inspection(client_uuid=data["client_uuid"], village_code=village.code, village=village,
-                            inspector_id=user.id, status="submitted", version=1, content_hash=digest, source="app")
+                            inspector_id=user.id, status="submitted", version=1, content_hash=digest, source="app",
+                            photo_links=[], flags=[])  # a new row's collections are known empty: no lazy loads
     _apply_content(inspection, data, lat, lon)
     try:
         with db.session.begin_nested():
