@@ -57,6 +57,14 @@ def test_create_answers_with_the_contract_names(client, inspector, on_site):
     assert body["photo_urls"]["garbage"][0]["thumb"] == f"/api/v1/photos/{on_site['photos']['garbage'][0]}/thumb"
 
 
+def test_the_create_answer_is_the_inspection_as_read_back(client, inspector, on_site):
+    on_site["device_observed_at"] = on_site["observed_at"]
+    r = submit(client, inspector, on_site)
+    assert r.status_code == 201, r.get_json()
+    read = client.get(f"/api/v1/inspections/{r.get_json()['id']}", headers=inspector.headers)
+    assert r.get_json() == read.get_json()
+
+
 def test_create_records_a_version_and_an_audit_entry(client, inspector, on_site):
     inspection_id = submit(client, inspector, on_site).get_json()["id"]
     with client.application.app_context():

@@ -28,6 +28,17 @@ from app.services.inspections import (
 blp = Blueprint("inspections", __name__, url_prefix="/api/v1",
                 description="Inspections: submit (idempotent by client_uuid), list, read, resubmit after a return.")
 
+def _commit_keeping_loaded():
+    """Commit without expiring what the session holds (the objects this request just wrote)."""
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 MULTIPART_DOC = {
     "type": "object", "required": ["inspection"],
     "properties": {
@@ -57,8 +68,10 @@ class Inspections(MethodView):
         village must be in your scope (else 404). Without `location` the inspection is accepted and
         flagged `no_location`; `device_observed_at` (the phone's own clock) may raise `clock_skew`."""
         inspection, created = create_inspection(load_submission(InspectionCreateSchema()), g.user)
-        db.session.commit()
-        return describe_inspection(inspection), 201 if created else 200
+        _commit_keeping_loaded()
+        if created:  # the answer is built from what this request wrote: no re-reads after the commit
+            return describe_inspection(inspection, review=None), 201
+        return describe_inspection(inspection), 200
 
     @blp.arguments(InspectionListArgs, location="query")
     @blp.response(200, page_of(InspectionSummarySchema))
