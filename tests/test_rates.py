@@ -187,6 +187,29 @@ def test_township_with_only_urban_communities_has_population_zero_and_no_rate(cl
     assert (row["population"], row["metrics"]["village_clean"]["rate"], row["metrics"]["village_clean"]["gap"]) == (0, None, 0)
 
 
+@pytest.mark.parametrize("division,level", [("2303", "county"), ("230382100", "township")])
+@pytest.mark.parametrize("status", ["met", "not_met", "unknown"])
+def test_village_filter_lists_exactly_the_villages_behind_a_cell(client, bureau, scenario, division, level, status):
+    everything = get_rates(client, bureau, division=division, period="2026-Q3", level="village").json
+    for metric in ("village_clean", "garbage_stable", "tap_water"):
+        cell = get_rates(client, bureau, division=division, period="2026-Q3", level=level).json["division"]
+        answer = get_rates(client, bureau, division=division, period="2026-Q3", level="village",
+                           status=status, metric=metric).json
+        assert answer["division"] == everything["division"]  # the totals stay the whole division's
+        wanted = [r for r in everything["rows"] if r["counted"] and r["metrics"][metric]["status"] == status]
+        assert answer["rows"] == wanted
+        if metric != "tap_water":  # tap water's cell counts households; the others count villages
+            assert len(answer["rows"]) == cell["metrics"][metric][status]
+        assert all(r["metrics"][metric]["inspection_id"] for r in answer["rows"]) or status == "unknown"
+
+
+def test_village_filter_by_metric_alone_drops_the_villages_not_counted(client, bureau, scenario):
+    rows = get_rates(client, bureau, division="230382100", period="2026-Q3", level="village",
+                     metric="village_clean").json["rows"]
+    assert rows and all(r["counted"] for r in rows)
+    assert scenario.villages.u not in {r["code"] for r in rows}
+
+
 def put_target(client, user, **body):
     return client.put("/api/v1/targets", json=body, headers=user.headers)
 
@@ -247,6 +270,10 @@ def test_inspectors_may_not_read_rates(client, inspector):
     ({"division": "2303", "period": "2026-Q5"}, "period"),
     ({"division": "230382", "period": "2026", "level": "city"}, "level"),
     ({"division": "2303", "period": "2026", "level": "hamlet"}, "level"),
+    ({"division": "2303", "period": "2026", "level": "village", "status": "bad", "metric": "village_clean"}, "status"),
+    ({"division": "2303", "period": "2026", "level": "village", "metric": "nope"}, "metric"),
+    ({"division": "2303", "period": "2026", "level": "village", "status": "met"}, "metric"),
+    ({"division": "2303", "period": "2026", "level": "county", "status": "met", "metric": "village_clean"}, "status"),
 ])
 def test_bad_requests_answer_422_naming_the_field(client, bureau, params, field):
     response = get_rates(client, bureau, **params)

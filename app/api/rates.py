@@ -41,7 +41,8 @@ def file_response(chunks, fmt, stem):
 
 def _rates(args):
     division = division_in_scope_or_404(args["division"])
-    return compute_rates(make_query(division, args["period"] or current_year_key(), args.get("level")))
+    return compute_rates(make_query(division, args["period"] or current_year_key(), args.get("level")),
+                         status=args.get("status"), metric=args.get("metric"))
 
 
 @blp.route("/rates")

@@ -12,6 +12,12 @@ class RatesArgs(Schema):
     period = period(load_default=None)
     level = fields.String(validate=validate.OneOf(LEVELS),
                           metadata={"description": "break the division down by this level (default: one below)"})
+    metric = fields.String(validate=validate.OneOf(METRICS),
+                           metadata={"description": "level=village only: keep the counted villages (with `status`, "
+                                                    "those with that status for this metric)"})
+    status = fields.String(validate=validate.OneOf(("met", "not_met", "unknown")),
+                           metadata={"description": "level=village only, with `metric`: the villages behind one "
+                                                    "cell; the division totals stay the whole division's"})
 
 
 class RatesExportArgs(RatesArgs):

@@ -614,8 +614,12 @@ def source_block(source, query):
     return block
 
 
-def compute_rates(query, source=None):
+def compute_rates(query, source=None, status=None, metric=None):
     """The rates response for a RatesQuery: the division's totals and one row per division at the level.
+
+    With level=village, `metric` and `status` (met | not_met | unknown) keep only the counted villages
+    with that status for that metric: the villages behind one cell of the rates table. The totals
+    (`division`) stay the whole division's, so the kept rows number exactly the cell's count.
 
     `as_of` is the moment the numbers were read: every source is exact for the data committed by
     then (the snapshots and the latest-answer table change in the same transaction as the
@@ -624,13 +628,21 @@ def compute_rates(query, source=None):
     total = dict.fromkeys(COUNT_KEYS, 0)
     rows = []
     as_of = utcnow()
+    if (status or metric) and query.level != "village":
+        raise ValidationFailed(fields={"status" if status else "metric": ["Only with level=village."]})
+    if status and not metric:
+        raise ValidationFailed(fields={"metric": ["Name the metric whose status filters the villages."]})
     if query.level == "village":
         if source is None:
             source = "snapshot" if built_months([last_month(query.period)]) else "inspections"
         for raw in village_rows(query, source):
             row, counts = _village_row(raw, query.counted_kinds)
-            rows.append(row)
             total = {k: total[k] + counts[k] for k in COUNT_KEYS}
+            if metric and not row["counted"]:
+                continue
+            if status and row["metrics"][metric]["status"] != status:
+                continue
+            rows.append(row)
     else:
         source = source_of(query, source=source)
         for raw in rollup_rows(query, source=source):
