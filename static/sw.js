@@ -1,7 +1,7 @@
 // Keeps the client's own files so it opens without a network (offline-first for inspectors).
 // Network first, cache as the fallback: a deployed change is picked up whenever online.
 // The API is never cached here: the outbox in IndexedDB handles offline submissions.
-const CACHE = "rie-shell-v4";
+const CACHE = "rie-shell-v5";
 const SHELL = [
   "/",
   "/static/client/app.css",

@@ -37,6 +37,7 @@ const ROUTES = {
 
 function homeFor(me) {
   if (!me) return "login";
+  if (me.role === "bureau") return "rates"; // the bureau's first question is its rates
   return Object.keys(ROUTES).find((name) => ROUTES[name].nav && ROUTES[name].roles.includes(me.role)) || "inspect";
 }
 

@@ -6,6 +6,7 @@ import { announce, button, clear, h, spinner } from "../ui.js";
 import { periodOptions, ratesControls } from "./rates/controls.js";
 import { statusMap } from "./rates/map.js";
 import { ratesTable } from "./rates/table.js";
+import { statusText } from "./rates/shared.js";
 import { trendChart } from "./rates/trend.js";
 
 /** The export buttons: the table as shown (division, period, level), in the page's language. */
@@ -24,6 +25,35 @@ function exportButtons(current) {
     ["xlsx", "csv", "geojson"].map((fmt) => button(t(`export_${fmt}`), () => exportAs(fmt), { dataset: { format: fmt } })));
 }
 
+/** The villages behind one count of the table (GET /rates level=village, metric, status): each with
+ * the inspection its status comes from, which opens the inspection with its photos. */
+function cellVillages(current) {
+  const el = h("section", { class: "card", id: "cell-villages", hidden: true, "aria-live": "polite" });
+  async function show(row, metric, status) {
+    const { period, stale } = current();
+    el.hidden = false;
+    clear(el, spinner());
+    let result;
+    try {
+      result = await api.get("/rates", { division: row.code, period, level: "village", metric, status });
+    } catch (err) {
+      if (!stale()) clear(el, h("p", { class: "error", role: "alert" }, errorText(err)));
+      return;
+    }
+    if (stale()) return;
+    const title = `${row.name} · ${t(`metric_${metric}`)} · ${statusText(status)} ${result.rows.length}`;
+    clear(el, h("h2", {}, title),
+      h("ul", { class: "plain" }, result.rows.map((v) => {
+        const id = v.metrics[metric].inspection_id;
+        return h("li", { dataset: { code: v.code } }, h("strong", {}, v.name), " ",
+          id ? h("a", { href: `#/inspection/${id}`, class: "inspection-link" }, `${t("inspection_title")} #${id}`)
+            : h("span", { class: "muted" }, t("legend_unknown")));
+      })));
+    el.scrollIntoView({ block: "nearest" });
+  }
+  return { el, show, hide: () => { el.hidden = true; } };
+}
+
 export async function renderRates(main, { me }) {
   const state = { stack: [], division: me.scope.code, period: periodOptions()[0], level: null };
   let generation = 0; // answers for an earlier selection are dropped
@@ -39,10 +69,12 @@ export async function renderRates(main, { me }) {
   const controls = ratesControls({ onShow: show, onUp: up });
   const heading = h("h1", {}, t("rates_title"));
   const meta = h("p", { class: "muted", id: "rates-meta" });
+  const basis = h("p", { class: "muted small", id: "rates-basis" });
   const tableWrap = h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-labelledby": "rates-caption", id: "rates-table" });
   const map = statusMap(current);
   const trend = trendChart(current);
-  main.append(heading, controls.el, meta, tableWrap, exportButtons(current), map.el, trend.el);
+  const cells = cellVillages(current);
+  main.append(heading, controls.el, meta, basis, tableWrap, cells.el, exportButtons(current), map.el, trend.el);
 
   async function refresh() {
     generation += 1;
@@ -58,7 +90,11 @@ export async function renderRates(main, { me }) {
     controls.update(result, state.stack.length > 0);
     heading.textContent = `${t("rates_title")} · ${result.division.name}`;
     meta.textContent = `${t("period")}: ${result.period} · ${t("as_of", { time: formatDateTime(result.as_of) })}`;
-    clear(tableWrap, ratesTable(result, drill));
+    const def = result.definition || {};
+    basis.textContent = t("basis_line", { kinds: (def.counted_kinds || []).join("、"), days: def.validity_days,
+                                          time: formatDateTime(result.as_of) });
+    cells.hide();
+    clear(tableWrap, ratesTable(result, drill, result.level === "village" ? null : cells.show));
     map.draw();
     trend.draw();
   }
