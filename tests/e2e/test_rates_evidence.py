@@ -33,6 +33,7 @@ def test_county_rate_to_a_not_met_villages_photo_in_four_clicks(database, make_u
     log_in(page, bureau)  # lands on the rates, broken down by county
     page.wait_for_selector(f'#rates-table tr[data-code="{COUNTY}"]')
     assert page.url.endswith("#/rates")
+    assert page.locator("#rates-up").is_hidden()  # no "返回上级" at the top of the user's tree
     basis = page.locator("#rates-basis").inner_text()
     assert "365" in basis and "未巡查按未达标计" in basis and "rural" in basis
     tap = page.locator(f'#rates-table tr[data-code="{COUNTY}"] td.metric').nth(3).inner_text()
