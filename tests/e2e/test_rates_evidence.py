@@ -11,7 +11,12 @@ from tests.factories import create_inspection
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOT_DIR = __import__("pathlib").Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+import os
+from pathlib import Path
+
+# UPDATE_SCREENSHOTS=1 refreshes the README's picture; otherwise it goes to test-artifacts/
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / ("docs/screenshots" if os.environ.get("UPDATE_SCREENSHOTS")
+                                                        else "test-artifacts/screenshots")
 
 
 def rural_villages(app, n):
