@@ -1,6 +1,9 @@
 """A bureau user goes from a county's rate to the photos of one of its not-met villages: the count
 of not-met villages in the county's row lists them, each with the inspection its status comes from,
 and that inspection shows its photos."""
+import os
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -10,9 +13,6 @@ from tests.e2e.test_client_flow import COUNTY, DESKTOP, PHONE, log_in
 from tests.factories import create_inspection
 
 pytestmark = pytest.mark.browser
-
-import os
-from pathlib import Path
 
 # UPDATE_SCREENSHOTS=1 refreshes the README's picture; otherwise it goes to test-artifacts/
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / ("docs/screenshots" if os.environ.get("UPDATE_SCREENSHOTS")
