@@ -394,6 +394,7 @@ def test_my_inspections_page_filter_open_and_read_offline(database, make_user, n
     assert page.locator(f'#mine-list .mine-item[data-id="{rejected}"]').count() == 1  # reachable on the last page
 
     page.select_option("#mine-status", "rejected")
+    page.wait_for_function("() => document.querySelector('#mine-summary')?.textContent.includes('共 1 条')")
     item = page.locator(f'#mine-list .mine-item[data-id="{rejected}"]')
     item.wait_for()
     assert "照片不是本村的" in item.inner_text() and page.locator("#mine-list .mine-item").count() == 1

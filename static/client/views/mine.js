@@ -58,7 +58,10 @@ export async function renderMine(main) {
       h("ul", { class: "plain", id: "returned-list" }, data.items.map((item) => itemView(item, true)))));
   }
 
+  let latest = 0;  // a later load (another page, another filter) wins over an answer still on its way
+
   async function load() {
+    const mine = ++latest;
     clear(list, h("li", {}, spinner()));
     clear(note);
     const query = { status: status.value || undefined, page, per_page: PER_PAGE };
@@ -68,6 +71,7 @@ export async function renderMine(main) {
       data = await api.get("/inspections", query);
       writeCopy(copyKey, data);
     } catch (err) {
+      if (mine !== latest) return;
       const copy = readCopy(copyKey);
       if (!copy) {
         clear(list, h("li", { class: "error", role: "alert" }, errorText(err)));
@@ -77,6 +81,7 @@ export async function renderMine(main) {
       data = copy.data;
       clear(note, offlineNote(copy));
     }
+    if (mine !== latest) return;
     summary.textContent = t("list_summary", { total: data.total, page: data.page, pages: Math.max(1, data.pages) });
     clear(list, data.items.length ? data.items.map((item) => itemView(item, isInspector))
       : h("li", { class: "muted" }, t("mine_empty")));
