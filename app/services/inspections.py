@@ -200,6 +200,40 @@ def _replay(existing, digest, user):
     )
 
 
+def insert_inspection(data, village, lat, lon, user, source):
+    """Insert a new submitted inspection (version 1) from validated content, in a savepoint;
+    returns it, or None when its client_uuid is stored already (a concurrent twin won)."""
+    inspection = Inspection(client_uuid=data["client_uuid"], village_code=village.code, village=village,
+                            inspector_id=user.id, status="submitted", version=1, content_hash=content_hash(data),
+                            source=source, photo_links=[], flags=[])  # known empty: no lazy loads
+    _apply_content(inspection, data, lat, lon)
+    try:
+        with db.session.begin_nested():
+            db.session.add(inspection)
+            db.session.flush()
+    except IntegrityError:
+        return None
+    return inspection
+
+
+def link_photos(inspection, photos):
+    """Attach [(aspect, Photo)] in order; flushes."""
+    _link_photos(inspection, photos)
+    db.session.flush()
+
+
+def record_submission(inspection, photos, user, **details):
+    """What every new submission leaves behind once its flags are set: the version row, the audit
+    entry and the webhook event. Flushes."""
+    _record_version(inspection, photos)
+    record_audit("inspection.submitted", "inspection", inspection.id, actor=user,
+                 division_code=inspection.village_code, to_status="submitted", version=1,
+                 details={"client_uuid": str(inspection.client_uuid), "flags": [f.code for f in inspection.flags],
+                          **details})
+    queue_inspection_event("inspection.submitted", inspection)
+    db.session.flush()
+
+
 def create_inspection(data, user):
     """Create an inspection from a validated body (InspectionCreateSchema); returns
     (inspection, created). Flushes; the caller commits."""
@@ -208,28 +242,15 @@ def create_inspection(data, user):
     if existing is not None:
         return _replay(existing, digest, user)
     village, lat, lon, photos = validate_submission(data, user)
-    inspection = Inspection(client_uuid=data["client_uuid"], village_code=village.code, village=village,
-                            inspector_id=user.id, status="submitted", version=1, content_hash=digest, source="app",
-                            photo_links=[], flags=[])  # a new row's collections are known empty: no lazy loads
-    _apply_content(inspection, data, lat, lon)
-    try:
-        with db.session.begin_nested():
-            db.session.add(inspection)
-            db.session.flush()
-    except IntegrityError:
+    inspection = insert_inspection(data, village, lat, lon, user, source="app")
+    if inspection is None:
         existing = _by_client_uuid(data["client_uuid"])
         if existing is None:
-            raise
+            raise RuntimeError(f"client_uuid {data['client_uuid']} conflicted but is not stored")
         return _replay(existing, digest, user)
-    _link_photos(inspection, photos)
-    db.session.flush()
+    link_photos(inspection, photos)
     apply_flags(inspection, lat, lon, photos)
-    _record_version(inspection, photos)
-    record_audit("inspection.submitted", "inspection", inspection.id, actor=user, division_code=village.code,
-                 to_status="submitted", version=1,
-                 details={"client_uuid": str(inspection.client_uuid), "flags": [f.code for f in inspection.flags]})
-    queue_inspection_event("inspection.submitted", inspection)
-    db.session.flush()
+    record_submission(inspection, photos, user)
     return inspection, True
 
 

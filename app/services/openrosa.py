@@ -56,7 +56,14 @@ from app.models.types import CHINA
 from app.services.audit import record_audit
 from app.services.device_keys import mark_used
 from app.services.flags import apply_flags
-from app.services.inspections import _apply_content, _link_photos, _record_version, content_hash
+from app.services.inspections import (
+    _apply_content,
+    _link_photos,
+    _record_version,
+    insert_inspection,
+    link_photos,
+    record_submission,
+)
 from app.services.photos import read_upload, store_photo
 from app.services.webhooks import queue_inspection_event
 from app.services.xform import FORM_ID, answered_name, photo_name, photos_name
@@ -473,29 +480,16 @@ def _content(row, instance, answers, now):
 def _create(row, user, instance, village, answers, problems):
     now = datetime.now(timezone.utc)
     data, lat, lon = _content(row, instance, answers, now)
-    inspection = Inspection(client_uuid=data["client_uuid"], village_code=village.code, village=village,
-                            inspector_id=user.id, status="submitted", version=1, content_hash=content_hash(data),
-                            source="openrosa")
-    _apply_content(inspection, data, lat, lon)
-    try:
-        with db.session.begin_nested():
-            db.session.add(inspection)
-            db.session.flush()
-    except IntegrityError:
+    inspection = insert_inspection(data, village, lat, lon, user, source="openrosa")
+    if inspection is None:
         raise DuplicateConflict("An inspection with this instanceID's UUID already exists.",
                                 message_zh="已有相同编号（instanceID）的巡查记录。",
-                                details={"client_uuid": str(data["client_uuid"])}) from None
+                                details={"client_uuid": str(data["client_uuid"])})
     photos = _photos(row)
-    _link_photos(inspection, photos)
-    db.session.flush()
+    link_photos(inspection, photos)
     _flag(inspection, lat, lon, photos, _extra_flags(row, user, village, answers, problems))
-    _record_version(inspection, photos)
-    record_audit("inspection.submitted", "inspection", inspection.id, actor=user, division_code=village.code,
-                 to_status="submitted", version=1,
-                 details={"client_uuid": str(inspection.client_uuid), "flags": [f.code for f in inspection.flags],
-                          "source": "openrosa", "instance_id": row.instance_id, "form_version": row.form_version})
-    queue_inspection_event("inspection.submitted", inspection)
-    db.session.flush()
+    record_submission(inspection, photos, user, source="openrosa", instance_id=row.instance_id,
+                      form_version=row.form_version)
     return inspection
 
 
