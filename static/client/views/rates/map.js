@@ -16,7 +16,7 @@ async function villageShapes({ division, period }) {
 
 function legend() {
   return h("ul", { class: "legend", "aria-label": t("map_title") }, ["met", "not_met", "unknown"].map((s) =>
-    h("li", {}, h("span", { class: "swatch", style: `background:${STATUS_COLOUR[s]}` }), statusText(s))));
+    h("li", {}, swatch(STATUS_COLOUR[s]), statusText(s))));
 }
 
 function countsText(geojson, metric) {
@@ -72,4 +72,12 @@ export function statusMap(current) {
   const el = h("section", { class: "card", "aria-labelledby": "map-h" }, h("h2", { id: "map-h" }, t("map_title")),
     field(t("map_metric"), select), mapEl, legend(), note);
   return { el, draw, destroy: () => { if (map) map.remove(); } };
+}
+
+
+/** A legend colour set through the CSSOM (not a style attribute), so it shows under any CSP. */
+function swatch(colour) {
+  const el = h("span", { class: "swatch" });
+  el.style.background = colour;
+  return el;
 }
