@@ -103,9 +103,10 @@ def test_divisions_report_every_problem_of_a_line(fresh_divisions, tmp_path):
 @pytest.mark.parametrize("command", [("divisions", "import"), ("inspections", "import")])
 @pytest.mark.parametrize("data, said", [
     (b"code,name\n\x80\x80\x80\n", "neither UTF-8 nor GB18030/GBK"),
-    (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", "NUL"),
+    (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", "Excel workbook"),
+    (b"code,name\n\x00\x00\n", "NUL"),
     (b"", "empty"),
-], ids=["undecodable", "an xlsx renamed", "empty"])
+], ids=["undecodable", "an xlsx renamed", "a NUL byte", "empty"])
 def test_unreadable_files_are_a_clean_error(database, tmp_path, command, data, said):
     result = run(database, *command, write(tmp_path, data))
     assert result.exit_code != 0

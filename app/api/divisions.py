@@ -6,14 +6,16 @@ from app.auth import auth_required
 from app.extensions import db
 from app.schemas.common import page_of, paginated
 from app.schemas.divisions import (
+    DivisionActiveSchema,
     DivisionDetailArgs,
     DivisionDetailSchema,
     DivisionListArgs,
     DivisionSchema,
+    DivisionUpdateArgs,
     LocateArgs,
     LocatedSchema,
 )
-from app.services.divisions import division_detail, list_divisions_query, locate
+from app.services.divisions import division_detail, list_divisions_query, locate, set_division_active
 
 blp = Blueprint("divisions", __name__, url_prefix="/api/v1/divisions",
                 description="The division tree (city → county → township → village) within your scope.")
@@ -53,3 +55,15 @@ class DivisionDetail(MethodView):
     def get(self, args, code):
         """One division with its parent chain, counts below it and, on request, its GeoJSON geometry."""
         return division_detail(code, g.user, geometry=args["geometry"])
+
+    @blp.arguments(DivisionUpdateArgs)
+    @blp.response(200, DivisionActiveSchema)
+    @auth_required(roles=("admin",))
+    def patch(self, args, code):
+        """Mark a division in your scope inactive (`{"active": false}`) or active again, together with
+        every division below it: inactive villages leave the rates' population, "which village am I
+        in?", the villages due and the ODK village list; their inspections stay. Audited as
+        division.deactivated / division.activated (404 outside your scope)."""
+        answer = set_division_active(code, args["active"], g.user)
+        db.session.commit()
+        return answer

@@ -13,7 +13,7 @@ def fail(error):
     db.session.rollback()
     details = (error.details or {}).get("problems") or []
     for problem in details:
-        where = ", ".join(f"{k} {v}" for k, v in problem.items() if k != "message")
+        where = ", ".join(f"{k} {v}" for k, v in problem.items() if k not in ("message", "message_zh"))
         click.echo(f"{where}: {problem['message']}", err=True)
     raise click.ClickException(error.message if not details else f"{len(details)} problem(s); nothing imported")
 
@@ -57,8 +57,9 @@ def import_command(csv_file):
 def import_boundaries_command(geojson_file, synthetic):
     """Attach boundaries/points from a GeoJSON FeatureCollection (properties.code)."""
     try:
-        count = import_boundaries(geojson_file, synthetic=synthetic)
+        result = import_boundaries(geojson_file, synthetic=synthetic)
     except APIError as error:
         fail(error)
     db.session.commit()
-    click.echo(f"geometry attached to {count} divisions")
+    click.echo(f"geometry attached to {result.created + result.updated + result.unchanged} divisions "
+               f"({result.created} new, {result.updated} changed, {result.unchanged} unchanged)")

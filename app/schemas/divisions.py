@@ -18,8 +18,21 @@ class DivisionSchema(Schema):
 class DivisionListArgs(PageArgs):
     parent = fields.String(metadata={"description": "direct children of this code"})
     level = fields.String(validate=validate.OneOf(LEVELS))
-    q = fields.String(validate=validate.Length(min=1, max=50), metadata={"description": "part of the name"})
+    q = fields.String(validate=validate.Length(min=1, max=50),
+                      metadata={"description": "part of the name, or the start of the code"})
     kind = fields.String()
+    active = fields.Boolean(metadata={"description": "only active (true) or inactive (false) divisions"})
+
+
+class DivisionUpdateArgs(Schema):
+    active = fields.Boolean(required=True, metadata={
+        "description": "false: the division and every division below it are inactive (out of rates, "
+                       "locate, due and the ODK village list); true: active again"})
+
+
+class DivisionActiveSchema(Schema):
+    division = fields.Nested(DivisionSchema)
+    changed = fields.Integer(metadata={"description": "divisions whose flag changed (this one and those below)"})
 
 
 class DivisionDetailArgs(Schema):
