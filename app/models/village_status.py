@@ -4,6 +4,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models.township_status import TownshipSnapshot, TownshipSnapshotMonth  # noqa: F401  (their aggregate)
 from app.models.types import CodeString, UTCDateTime
 
 
