@@ -142,7 +142,8 @@ class AuditLog(MethodView):
     def get(self, args):
         """The append-only audit log in your scope, newest first (bureau and admin; read-only).
 
-        Filters: `action`, `object_type`, `object_id`, `actor` (user id), `from`/`to` (time)."""
+        Filters: `action`, `object_type`, `object_id`, `actor` (user id), `division` (a subtree),
+        `from`/`to` (time)."""
         page, per_page = args.pop("page"), args.pop("per_page")
         stmt = audit_statement(g.user, **args)
         return paginated(db.paginate(stmt, page=page, per_page=per_page, error_out=False))
@@ -155,6 +156,7 @@ class WebhookDeliveries(MethodView):
     @auth_required(roles=("admin",))
     def get(self, args):
         """Admin: outgoing webhook deliveries in scope, newest first; `status=failed` shows the failures,
-        `pending` with attempts > 0 the ones waiting for a retry."""
-        stmt = list_deliveries(g.user, status=args.get("status"))
+        `pending` with attempts > 0 the ones waiting for a retry; `endpoint` those to one webhook
+        endpoint (0: to WEBHOOK_URLS)."""
+        stmt = list_deliveries(g.user, status=args.get("status"), endpoint=args.get("endpoint"))
         return paginated(db.paginate(stmt, page=args["page"], per_page=args["per_page"], error_out=False))

@@ -15,10 +15,11 @@ from app.models.review import DECISIONS, AuditEntry, Comment, Review, WebhookDel
 from app.models.target import DEFAULT_TARGETS, Target
 from app.models.user import ROLES, ApiToken, LoginThrottle, User
 from app.models.village_status import VillageLatest
+from app.models.webhook_endpoint import WEBHOOK_EVENTS, WebhookEndpoint
 
 __all__ = [
     "ASPECTS", "CODE_LENGTH", "DECISIONS", "DEFAULT_TARGETS", "LEVELS", "METRICS", "ROLES", "STATUSES",
     "VILLAGE_KINDS", "ApiToken", "AuditEntry", "Comment", "DeviceKey", "Division", "Inspection", "InspectionFlag",
     "InspectionPhoto", "InspectionVersion", "LoginThrottle", "OpenRosaSubmission", "Photo", "PhotoHashBand", "PhotoUpload", "Review", "Target",
-    "User", "VillageLatest", "WebhookDelivery", "XFormVersion", "subtree",
+    "User", "VillageLatest", "WEBHOOK_EVENTS", "WebhookDelivery", "WebhookEndpoint", "XFormVersion", "subtree",
 ]

@@ -76,6 +76,9 @@ class WebhookDelivery(db.Model):
     township_code: Mapped[str] = mapped_column(CodeString)
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id", ondelete="SET NULL"))
     url: Mapped[str] = mapped_column(String(500))
+    # the database endpoint it goes to (signed with that endpoint's secret); null: WEBHOOK_URLS
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="SET NULL"),
+                                                    index=True)
     payload: Mapped[dict] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)

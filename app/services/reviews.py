@@ -22,7 +22,7 @@ from app.access import get_visible_inspection, in_scope, visible_inspections
 from app.domain import MAX_BULK
 from app.errors import InvalidTransition, ValidationFailed, VersionConflict
 from app.extensions import db
-from app.models import AuditEntry, Inspection, InspectionVersion, Review
+from app.models import AuditEntry, Inspection, InspectionVersion, Review, subtree
 from app.models.types import utcnow
 from app.services.audit import record_audit
 from app.services.flags import redact_flag_lists
@@ -219,7 +219,8 @@ def inspection_history(inspection_id, user):
     return {"inspection": inspection, "versions": versions, "reviews": reviews, "audit": audit}
 
 
-def audit_statement(user, action=None, object_type=None, object_id=None, actor=None, since=None, until=None):
+def audit_statement(user, action=None, object_type=None, object_id=None, actor=None, since=None, until=None,
+                    division=None):
     """Audit entries the user may read (their scope; entries without a division: admins only),
     newest first, filtered. A statement for pagination."""
     scoped = in_scope(AuditEntry.division_code, user)
@@ -234,6 +235,8 @@ def audit_statement(user, action=None, object_type=None, object_id=None, actor=N
         stmt = stmt.where(AuditEntry.object_id == str(object_id))
     if actor is not None:
         stmt = stmt.where(AuditEntry.actor_id == actor)
+    if division is not None:
+        stmt = stmt.where(subtree(AuditEntry.division_code, division))
     if since is not None:
         stmt = stmt.where(AuditEntry.at >= since)
     if until is not None:

@@ -1,12 +1,14 @@
 """Township webhooks: inspection events go to an outbox table and are delivered with retries.
 
 `WEBHOOK_URLS` maps a township code (or any division-code prefix) to a URL; the longest prefix of
-the inspection's village code wins. `queue_inspection_event` only adds a `WebhookDelivery` row in
+the inspection's village code wins. Besides it, every active database endpoint whose division
+contains the village and that subscribes to the event gets its own delivery
+(services/webhook_endpoints.py). `queue_inspection_event` only adds `WebhookDelivery` rows in
 the caller's transaction, so an event exists exactly when the change it reports was committed.
 Delivery happens outside any request transaction: right after the response has been sent
 (`deliver_after_response`, installed on every request) and by `flask webhooks deliver` for retries.
-Each POST carries `X-Signature: sha256=<hex HMAC-SHA256 of the body>` keyed by `WEBHOOK_SECRET`
-(or `SECRET_KEY`). A failure (non-2xx, timeout, refused) is retried with exponential backoff;
+Each POST carries `X-Signature: sha256=<hex HMAC-SHA256 of the body>` keyed by the database
+endpoint's own secret, or for `WEBHOOK_URLS` by `WEBHOOK_SECRET` (or `SECRET_KEY`). A failure (non-2xx, timeout, refused) is retried with exponential backoff;
 after `WEBHOOK_MAX_ATTEMPTS` the delivery is `failed`. Nothing here ever fails the request.
 """
 import hashlib
@@ -23,8 +25,9 @@ from sqlalchemy import select, update
 
 from app.access import in_scope
 from app.extensions import db
-from app.models import WebhookDelivery
+from app.models import WebhookDelivery, WebhookEndpoint
 from app.models.types import utcnow
+from app.services.webhook_endpoints import endpoints_for
 
 log = logging.getLogger(__name__)
 
@@ -71,39 +74,45 @@ def event_payload(event, inspection):
 
 def queue_inspection_event(event, inspection):
     """Queue `event` ('inspection.submitted', 'inspection.returned', 'inspection.approved', ...)
-    for the webhook of the inspection's township, if one is configured. Never raises for delivery
-    problems; delivery happens after the request's commit. Returns the WebhookDelivery or None."""
+    for the `WEBHOOK_URLS` webhook of the inspection's township, if one is configured, and for each
+    matching database endpoint (one delivery each, the same event). Never raises for delivery
+    problems; delivery happens after the request's commit. Returns the WebhookDeliveries queued."""
     _, url = webhook_url_for(inspection.village_code)
-    if url is None:
-        return None
+    targets = [(None, url)] if url is not None else []
+    targets += [(endpoint.id, endpoint.url) for endpoint in endpoints_for(event, inspection.village_code)]
+    if not targets:
+        return []
     if inspection.id is None:
         db.session.flush()
-    delivery = WebhookDelivery(event=event, township_code=inspection.village_code[:9],
-                               inspection_id=inspection.id, url=url, payload=event_payload(event, inspection),
-                               status="pending", attempts=0, next_attempt_at=utcnow())
-    db.session.add(delivery)
+    payload = event_payload(event, inspection)
+    deliveries = [WebhookDelivery(event=event, township_code=inspection.village_code[:9], inspection_id=inspection.id,
+                                  url=target_url, endpoint_id=endpoint_id, payload=payload, status="pending",
+                                  attempts=0, next_attempt_at=utcnow())
+                  for endpoint_id, target_url in targets]
+    db.session.add_all(deliveries)
     db.session.flush()
     if has_request_context():
-        g.setdefault("webhook_delivery_ids", []).append(delivery.id)
-    return delivery
+        g.setdefault("webhook_delivery_ids", []).extend(d.id for d in deliveries)
+    return deliveries
 
 
 # --- delivery -------------------------------------------------------------------------------
 
-def signature(body):
-    key = (current_app.config.get("WEBHOOK_SECRET") or current_app.config["SECRET_KEY"]).encode()
+def signature(body, secret=None):
+    """`secret`: a database endpoint's own; None: `WEBHOOK_SECRET` (or `SECRET_KEY`)."""
+    key = (secret or current_app.config.get("WEBHOOK_SECRET") or current_app.config["SECRET_KEY"]).encode()
     return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def post_event(url, payload, delivery_id):
-    """POST the payload; returns (HTTP status or None, error text or None)."""
+def post_event(url, payload, delivery_id, secret=None):
+    """POST the payload signed with `secret` (see `signature`); returns (HTTP status or None, error text or None)."""
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": "rural-inspections-webhook/1",
         "X-Event": payload.get("event", ""),
         "X-Delivery-Id": str(delivery_id),
-        "X-Signature": signature(body),
+        "X-Signature": signature(body, secret),
     })
     try:
         with urllib.request.urlopen(request, timeout=float(_setting("WEBHOOK_TIMEOUT_SECONDS"))) as response:
@@ -115,7 +124,8 @@ def post_event(url, payload, delivery_id):
 
 
 def _claim(ids=None, limit=50, now=None):
-    """Take due pending deliveries (a short transaction of its own): returns [(id, url, payload)].
+    """Take due pending deliveries (a short transaction of its own): returns [(id, url, payload, secret)]
+    (secret: the database endpoint's, None for `WEBHOOK_URLS`).
 
     The claim pushes next_attempt_at forward by WEBHOOK_CLAIM_SECONDS, so a second worker does not
     send the same delivery at the same time, and a worker that dies leaves it to be tried later."""
@@ -134,7 +144,9 @@ def _claim(ids=None, limit=50, now=None):
     lease = now + timedelta(seconds=_setting("WEBHOOK_CLAIM_SECONDS"))
     db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(due))
                        .values(next_attempt_at=lease).execution_options(synchronize_session=False))
-    rows = db.session.execute(select(WebhookDelivery.id, WebhookDelivery.url, WebhookDelivery.payload)
+    rows = db.session.execute(select(WebhookDelivery.id, WebhookDelivery.url, WebhookDelivery.payload,
+                                     WebhookEndpoint.secret)
+                              .outerjoin(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                               .where(WebhookDelivery.id.in_(due)).order_by(WebhookDelivery.id)).all()
     db.session.commit()
     return [tuple(r) for r in rows]
@@ -161,8 +173,8 @@ def deliver_pending(limit=50, ids=None, now=None):
     counts {"delivered", "retrying", "failed"}. HTTP happens outside any open transaction."""
     db.session.commit()
     counts = {"delivered": 0, "retrying": 0, "failed": 0}
-    for delivery_id, url, payload in _claim(ids=ids, limit=limit, now=now):
-        status_code, error = post_event(url, payload, delivery_id)
+    for delivery_id, url, payload, secret in _claim(ids=ids, limit=limit, now=now):
+        status_code, error = post_event(url, payload, delivery_id, secret)
         outcome = _record_result(delivery_id, status_code, error, now or utcnow())
         db.session.commit()
         counts[outcome] += 1
@@ -190,9 +202,14 @@ def deliver_after_response(response):
     return response
 
 
-def list_deliveries(user, status=None):
-    """Deliveries of townships in the user's scope, newest first (a statement for pagination)."""
+def list_deliveries(user, status=None, endpoint=None):
+    """Deliveries of townships in the user's scope, newest first (a statement for pagination);
+    `endpoint`: only those to this database endpoint (0: only those to `WEBHOOK_URLS`)."""
     stmt = select(WebhookDelivery).where(in_scope(WebhookDelivery.township_code, user))
     if status:
         stmt = stmt.where(WebhookDelivery.status == status)
+    if endpoint == 0:
+        stmt = stmt.where(WebhookDelivery.endpoint_id.is_(None))
+    elif endpoint is not None:
+        stmt = stmt.where(WebhookDelivery.endpoint_id == endpoint)
     return stmt.order_by(WebhookDelivery.id.desc())
