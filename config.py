@@ -33,6 +33,19 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
     DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'rural.db'}")
     PHOTO_ROOT = os.environ.get("PHOTO_ROOT", str(INSTANCE_DIR / "photos"))
+    # Photo store (README "Photo store"): unset, files under PHOTO_ROOT; `s3://bucket/prefix`, an
+    # S3-compatible bucket (path-style, e.g. Ceph RGW) at S3_ENDPOINT_URL with the AWS_* credentials.
+    PHOTO_STORE = os.environ.get("PHOTO_STORE", "")
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", "")
+    # the host name browsers reach the store by, which presigned URLs are signed for
+    S3_PUBLIC_ENDPOINT_URL = os.environ.get("S3_PUBLIC_ENDPOINT_URL", "") or S3_ENDPOINT_URL
+    AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID")
+    AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    AWS_DEFAULT_REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    # S3 only: photo GETs answer 302 to a presigned URL (after the scope check), signed at the time
+    # floored to PHOTO_REDIRECT_WINDOW_SECONDS and valid for two windows
+    PHOTO_REDIRECT = os.environ.get("PHOTO_REDIRECT", "0").lower() in ("1", "true", "yes", "on")
+    PHOTO_REDIRECT_WINDOW_SECONDS = _int("PHOTO_REDIRECT_WINDOW_SECONDS", 300)
     JSON_AS_ASCII = False
 
     # Behind a reverse proxy (nginx): how many proxies set X-Forwarded-For. Login throttling per
@@ -98,6 +111,8 @@ class Config:
     MAX_FORM_MEMORY_SIZE = _int("MAX_FORM_TEXT_BYTES", MAX_JSON_BYTES)
     MAX_JSON_DEPTH = _int("MAX_JSON_DEPTH", 32)
     MAX_JSON_NUMBER_CHARS = _int("MAX_JSON_NUMBER_CHARS", 100)
+    # a file uploaded to /api/v1/admin/imports/* (division CSV, boundary GeoJSON, historical inspections CSV)
+    MAX_IMPORT_BYTES = _int("MAX_IMPORT_BYTES", 20 * 1024 * 1024)
 
     # Submission checks and flags (DESIGN §3)
     REQUIRE_PHOTO_PER_ASPECT = os.environ.get("REQUIRE_PHOTO_PER_ASPECT", "1") == "1"
@@ -144,6 +159,20 @@ class Config:
     SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 5000)
     # A database that is down, locked past these timeouts or too slow answers 503 with Retry-After.
     SERVICE_RETRY_AFTER_SECONDS = _int("SERVICE_RETRY_AFTER_SECONDS", 5)
+    # psycopg prepares a statement after this many executions on one connection; `none`: never
+    # (PgBouncer before 1.21 in transaction mode). app/database.py
+    DATABASE_PREPARE_THRESHOLD = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")
+
+    # --- Operations: read replica, metrics, logs (README "Metrics and logs") ---
+    # A streaming replica (PostgreSQL only) for the reads that may lag a moment: rates, trend,
+    # exports, the queue's counts (app/database.py read_session). Empty: everything reads the primary.
+    DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+    # GET /metrics (Prometheus): with a token, only `Authorization: Bearer <METRICS_TOKEN>`; without,
+    # only from loopback and not through a proxy (nginx denies /metrics anyway).
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+    # `text` (default) or `json` (one JSON object a line; deploy/gunicorn.conf.py sets json), and the level.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     # OpenRosa: ODK Collect, KoboCollect, Enketo (README "ODK Collect, KoboCollect and Enketo").
     # `wait`: an inspection whose photos have not all arrived (split upload) waits outside the

@@ -1,4 +1,4 @@
-from flask import g, send_file
+from flask import current_app, g, redirect, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -7,6 +7,7 @@ from app.auth import auth_required
 from app.extensions import db
 from app.schemas.photos import PhotoSchema, PhotoUploadArgs
 from app.services.photos import open_photo_variant, read_upload, store_photo, variant_etag
+from app.storage import presigned_redirect
 
 blp = Blueprint("photos", __name__, url_prefix="/api/v1/photos",
                 description="Photo upload (content-addressed) and the scope-checked variants.")
@@ -46,6 +47,8 @@ class PhotoVariant(MethodView):
     @blp.doc(responses={
         "200": {"description": "the image bytes", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
         "304": {"description": "not modified (If-None-Match matched the ETag)"},
+        "302": {"description": "PHOTO_REDIRECT on an S3 store: a short-lived presigned GET URL of the stored "
+                               "object (Location), after the same scope check"},
     })
     @auth_required()
     def get(self, photo_id, variant):
@@ -53,9 +56,21 @@ class PhotoVariant(MethodView):
         metadata stripped, or the `original` bytes (reviewers and above). ETag + Cache-Control;
         If-None-Match answers 304."""
         photo, stream, content_type = open_photo_variant(photo_id, variant, g.user)
+        presigned = presigned_redirect(stream, current_app.config)
+        if presigned:  # S3 and PHOTO_REDIRECT: the store serves the stored object's bytes
+            stream.close()
+            return _redirect(*presigned)
         response = send_file(stream, mimetype=content_type, etag=variant_etag(photo, variant), conditional=True,
                              max_age=VARIANT_MAX_AGE, download_name=f"{photo.id}-{variant}")
         response.cache_control.private = True
         response.cache_control.public = False
         response.cache_control.immutable = True
         return response
+
+
+def _redirect(url, max_age):
+    """302 to a presigned URL, cacheable by the browser while the URL has at least a window left."""
+    response = redirect(url, 302)
+    response.cache_control.private = True
+    response.cache_control.max_age = max_age
+    return response
