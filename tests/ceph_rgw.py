@@ -125,7 +125,7 @@ keyring = {root}/mon/$id/keyring
 keyring = {root}/osd/$id/keyring
 
 [client.rgw.a]
-rgw_frontends = beast endpoint=127.0.0.1:{self.port}
+rgw_frontends = beast endpoint=127.0.0.1:{self.port} tcp_nodelay=1
 rgw_data = {root}/rgw
 rgw_thread_pool_size = 32
 """

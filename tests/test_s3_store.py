@@ -381,7 +381,7 @@ def test_migrate_detects_sha256_mismatches(make_s3_app, make_user, rgw):
 
 
 def test_migrate_killed_midway_is_finished_by_a_second_run(make_s3_app, make_user, rgw, database):
-    app, _, keys, _ = _disk_store_with_photos(make_s3_app, make_user, extra=40)
+    app, _, keys, _ = _disk_store_with_photos(make_s3_app, make_user, extra=60)
     prefix = f"kill-{secrets.token_hex(4)}"
     settings = s3_settings(rgw, prefix)
     env = {**os.environ, "APP_ENV": "testing", "DATABASE_URL": database.config["SQLALCHEMY_DATABASE_URI"],
