@@ -22,6 +22,9 @@ import argparse
 import json
 import logging
 import os
+import signal
+import subprocess
+import sys
 import time
 
 from flask import current_app, g, request
@@ -168,10 +171,35 @@ def access_log(wsgi_app):
     return logged
 
 
+def start_jobs_worker(app):
+    """`flask jobs worker` in a child process beside the server (./scripts/run), or None when
+    JOB_BROKER is `immediate` (jobs then run in the server's own threads)."""
+    from app.jobs import runner
+
+    if runner(app).immediate:
+        return None
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker"],
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def stop_jobs_worker(worker):
+    """SIGINT: Huey finishes the jobs in hand and exits; killed if it has not within 30 s."""
+    if worker is None or worker.poll() is not None:
+        return
+    worker.send_signal(signal.SIGINT)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Serve the app with the embedded server (waitress).")
     parser.add_argument("--listen", default=f"127.0.0.1:{os.environ.get('PORT', '8000')}",
                         help="host:port to listen on (several separated by spaces)")
+    parser.add_argument("--jobs-worker", action="store_true",
+                        help="also run the background jobs worker (`flask jobs worker`) as a child process")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("waitress", "app.access"):
@@ -180,8 +208,19 @@ def main(argv=None):
 
     app.wsgi_app = access_log(app.wsgi_app)
     server = create_server(app, args.listen)
+    worker = start_jobs_worker(app) if args.jobs_worker else None
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # through the finally below: the worker stops too
     server.print_listen("serving on http://{}:{}/")
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_jobs_worker(worker)
+
+
+def _exit_on_sigterm(*_):
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

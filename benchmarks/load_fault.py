@@ -268,14 +268,19 @@ def check(database_url, photo_root, acked):
             select(func.count()).select_from(InspectionPhoto)
             .outerjoin(Photo, Photo.id == InspectionPhoto.photo_id).where(Photo.id.is_(None)))
         store = get_store()
-        shas = set(db.session.scalars(select(Photo.sha256)))
-        missing_files = sum(1 for sha in shas for v in ("original", "display", "thumb")
+        photos = db.session.execute(select(Photo.sha256, Photo.variants_status)).all()
+        shas = {sha for sha, _ in photos}
+        # a killed worker may leave a photo `pending` (its variants job lost): not orphaned, the
+        # jobs sweep completes it; a ready photo must have all its files
+        missing_files = sum(1 for sha, status in photos
+                            for v in (("original", "display", "thumb") if status == "ready" else ("original",))
                             if not store.exists(photo_key(sha, v)))
+        pending = sum(1 for _, status in photos if status == "pending")
         files = [p for p in Path(photo_root).rglob("*") if p.is_file()]
         unreferenced = sum(1 for p in files if p.name.startswith(".tmp-") or p.name.split(".")[0] not in shas)
         db.engine.dispose()
     return {"lost": len(lost), "duplicated": duplicated, "orphaned": dangling_links + missing_files,
-            "unreferenced_files": unreferenced, "stored_inspections": len(stored)}
+            "unreferenced_files": unreferenced, "stored_inspections": len(stored), "pending_photos": pending}
 
 
 def sweep(database_url, photo_root):
@@ -284,7 +289,11 @@ def sweep(database_url, photo_root):
     flask = str(Path(sys.executable).with_name("flask"))
     done = subprocess.run([flask, "photos", "sweep", "--min-age", "0"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
-    return done.returncode == 0, (done.stdout + done.stderr).strip()
+    # and the background jobs' sweep: photos whose variants job was lost with a killed worker
+    jobs = subprocess.run([flask, "jobs", "sweep"], cwd=ROOT, env={**env, "JOB_SWEEP_MIN_AGE_SECONDS": "0"},
+                          capture_output=True, text=True, timeout=300)
+    ok = done.returncode == 0 and jobs.returncode == 0
+    return ok, (done.stdout + done.stderr + jobs.stdout + jobs.stderr).strip()
 
 
 def main():
@@ -325,7 +334,8 @@ def main():
         acked.update(phone.acked)
     result = check(database_url, photo_root, acked)
     swept_ok, sweep_output = sweep(database_url, photo_root)
-    after_sweep = check(database_url, photo_root, acked)["unreferenced_files"] if swept_ok else None
+    swept = check(database_url, photo_root, acked) if swept_ok else None
+    after_sweep = swept["unreferenced_files"] if swept_ok else None
     print(f"load and fault: {args.phones} phones, {elapsed:.0f} s, {args.workers} gunicorn workers, "
           f"{kills} workers killed, database {'PostgreSQL' if 'postgres' in database_url else 'SQLite'}")
     print("  " + ", ".join(f"{k} {v}" for k, v in stats.items()))
@@ -334,6 +344,8 @@ def main():
     print(f"  lost {result['lost']}, duplicated {result['duplicated']}, orphaned {result['orphaned']}")
     print(f"  stored files without a row (killed uploads): {result['unreferenced_files']}, after "
           f"`flask photos sweep --min-age 0`: {after_sweep if swept_ok else 'sweep failed: ' + sweep_output[-300:]}")
+    print(f"  photos left pending (variants job lost with a killed worker): {result['pending_photos']}, after "
+          f"`flask jobs sweep`: {swept['pending_photos'] if swept_ok else '-'}")
     figure(f"load and fault: {args.phones} phones, {elapsed:.0f} s, {kills} workers killed",
            f"{stats['visits_acknowledged']} visits; lost {result['lost']}, duplicated {result['duplicated']}, "
            f"orphaned {result['orphaned']}")

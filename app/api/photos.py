@@ -6,7 +6,7 @@ from app.access import get_visible_photo
 from app.auth import auth_required
 from app.extensions import db
 from app.schemas.photos import PhotoSchema, PhotoUploadArgs
-from app.services.photos import open_photo_variant, read_upload, store_photo, variant_etag
+from app.services.photos import open_photo_variant, read_upload, store_photo, variant_etag, variant_is_final
 from app.storage import presigned_redirect
 
 blp = Blueprint("photos", __name__, url_prefix="/api/v1/photos",
@@ -25,7 +25,9 @@ class PhotoUpload(MethodView):
         """Upload one photo (multipart part `file`): JPEG, PNG, WebP or HEIC/HEIF, sniffed from the bytes.
 
         201 with the photo's id, size, dimensions and EXIF facts; 200 with the same answer when
-        identical bytes were uploaded before. 413 `photo_too_large` over MAX_PHOTO_BYTES or
+        identical bytes were uploaded before. The display and thumb variants and the perceptual
+        hash are made by a background job after the answer (`variants_status` `pending`, then
+        `ready`); the variant URLs work meanwhile. 413 `photo_too_large` over MAX_PHOTO_BYTES or
         MAX_PHOTO_PIXELS, 415 for other types, 422 `unprocessable_photo` for corrupt or truncated files.
         """
         photo, created = store_photo(read_upload(files["file"]), g.user)
@@ -54,17 +56,23 @@ class PhotoVariant(MethodView):
     def get(self, photo_id, variant):
         """The image: `thumb` (~320 px) or `display` (~1600 px) JPEG with orientation applied and
         metadata stripped, or the `original` bytes (reviewers and above). ETag + Cache-Control;
-        If-None-Match answers 304."""
+        If-None-Match answers 304. While the photo's variants are being made (`variants_status`
+        `pending`), thumb and display are made from the original on the fly, with a provisional
+        ETag and `no-cache`, so the client fetches the stored variant once it is there."""
         photo, stream, content_type = open_photo_variant(photo_id, variant, g.user)
         presigned = presigned_redirect(stream, current_app.config)
         if presigned:  # S3 and PHOTO_REDIRECT: the store serves the stored object's bytes
             stream.close()
             return _redirect(*presigned)
+        final = variant_is_final(photo, variant)
         response = send_file(stream, mimetype=content_type, etag=variant_etag(photo, variant), conditional=True,
-                             max_age=VARIANT_MAX_AGE, download_name=f"{photo.id}-{variant}")
+                             max_age=VARIANT_MAX_AGE if final else 0, download_name=f"{photo.id}-{variant}")
         response.cache_control.private = True
         response.cache_control.public = False
-        response.cache_control.immutable = True
+        if final:
+            response.cache_control.immutable = True
+        else:
+            response.cache_control.no_cache = True
         return response
 
 

@@ -26,6 +26,9 @@ class Photo(db.Model):
     exif_lon: Mapped[float | None] = mapped_column(Float)
     # 64-bit perceptual hash as 16 hex digits, for near-duplicate detection
     phash: Mapped[str | None] = mapped_column(String(16), index=True)
+    # the display/thumb variants and the hash: `pending` until the photo job has made them (app/jobs.py),
+    # then `ready`; `failed` when the stored original cannot be rendered (services.photos.complete_photo)
+    variants_status: Mapped[str] = mapped_column(String(16), default="ready", server_default="ready", index=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

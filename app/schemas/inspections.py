@@ -180,6 +180,9 @@ class InspectionSummarySchema(Schema):
                           metadata={"description": "garbage_stable, sewage_treated, village_clean, tap_water (null: not answered)"})
     flags = fields.List(fields.Nested(InspectionFlagSchema))
     flag_count = fields.Integer()
+    checks_pending = fields.Boolean(metadata={
+        "description": "true while a photo's perceptual hash is still being made (a background job): the "
+                       "photo_reused check is not final until it is false"})
     latest_review = fields.Nested(ReviewRefSchema, allow_none=True,
                                   metadata={"description": "the last decision, e.g. why it was returned"})
 

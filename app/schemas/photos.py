@@ -39,6 +39,10 @@ class PhotoSchema(Schema):
     has_exif = fields.Boolean()
     exif = fields.Nested(ExifSchema)
     created_at = fields.DateTime()
+    variants_status = fields.String(metadata={
+        "description": "pending: the display/thumb variants and the perceptual hash are being made by a "
+                       "background job (the variant URLs answer from the original meanwhile); ready; "
+                       "failed: the original could not be rendered"})
     urls = fields.Method("_urls", metadata={"description": "the variants: thumb, display, original"})
 
     def _urls(self, photo):

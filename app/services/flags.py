@@ -28,6 +28,7 @@ from app.models import (
 from app.domain import FLAG_CODES
 from app.models.photo import PHASH_BANDS, phash_bands
 from app.models.types import CHINA
+from app.services.audit import record_audit
 from app.services.divisions import village_point_distance
 
 NEAR_DUPLICATE_WINDOW = timedelta(days=730)
@@ -333,6 +334,50 @@ def redact_flag_lists(viewer, entries):
 def redact_flags(viewer, village_code, flags):
     """One inspection's flags as `viewer` may read them (redact_flag_lists for one)."""
     return redact_flag_lists(viewer, [(village_code, flags)])[0]
+
+
+def recheck_photo_reused(inspection_ids):
+    """Run the photo_reused check again for these inspections, now that a photo's perceptual hash
+    is ready (services.photos.complete_photo): an inspection submitted while a hash was pending was
+    checked without it. The inspections it is then found to share a photo with are checked again
+    too, as a submission after the hash would have found them. Each change is audited
+    (`inspection.flags_updated`); flags keep their FLAG_CODES order. Flushes; returns the ids
+    whose flags changed."""
+    cfg = current_app.config
+    changed, seen, todo = [], set(), sorted(set(inspection_ids))
+    for _ in range(2):  # these inspections, then the ones they are found to share a photo with
+        found_others = set()
+        for inspection in db.session.scalars(select(Inspection).where(Inspection.id.in_(todo)).order_by(Inspection.id)):
+            seen.add(inspection.id)
+            photos = [(link.aspect, link.photo) for link in inspection.photo_links]
+            fresh = _photo_reused(inspection, photos, cfg)
+            if fresh is not None:
+                found_others.update(fresh["other_inspection_ids"])
+            current = {flag.code: flag.facts for flag in inspection.flags}
+            if current.get("photo_reused") == fresh:
+                continue
+            before = current.get("photo_reused")
+            if fresh is None:
+                current.pop("photo_reused", None)
+            else:
+                current["photo_reused"] = fresh
+            codes = [c for c in FLAG_CODES if c in current] + sorted(c for c in current if c not in FLAG_CODES)
+            inspection.flags.clear()
+            db.session.flush()
+            for code in codes:
+                inspection.flags.append(InspectionFlag(code=code, facts=current[code]))
+            inspection.flag_count = len(codes)
+            record_audit("inspection.flags_updated", "inspection", inspection.id, division_code=inspection.village_code,
+                         version=inspection.version, details={
+                             "reason": "photo hashes ready", "flag": "photo_reused",
+                             "before": None if before is None else before.get("other_inspection_ids"),
+                             "after": None if fresh is None else fresh["other_inspection_ids"], "flags": codes})
+            changed.append(inspection.id)
+        todo = sorted(found_others - seen)
+        if not todo:
+            break
+    db.session.flush()
+    return changed
 
 
 def apply_flags(inspection, lat, lon, photos):

@@ -359,6 +359,8 @@ def describe_inspection(inspection, detail=True, review=..., viewer=None, flags=
         "metrics": metrics_of(inspection),
         "flags": flags,
         "flag_count": inspection.flag_count,
+        # a photo's hash still pending (services.photos): photo_reused is checked again when it is ready
+        "checks_pending": any(link.photo.variants_status == "pending" for link in inspection.photo_links),
         "latest_review": _review_ref(review),
     }
     if detail:

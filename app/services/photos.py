@@ -2,11 +2,18 @@
 
 The pipeline for one upload (`store_photo`): check the size, sniff the type from the bytes (the
 client's name and content type are never trusted), read the header (pixel limits before any
-decoder allocates), read EXIF facts, take a decode slot, decode once — at reduced scale for
-baseline JPEG (draft mode) — refusing images with missing pixel data, make the display variant
-(~1600 px) and the thumbnail (~320 px) with the EXIF orientation applied and no metadata, hash
-the thumbnail perceptually, write the files atomically, and only then insert the row — so no row
-ever points at a missing file. Identical bytes are one photo with one id.
+decoder allocates), read EXIF facts, take a decode slot, decode once to prove the pixel data is
+all there — a baseline JPEG at 1/8 scale (draft mode), other kinds at full size — refusing images
+with missing pixel data, write the original atomically, and only then insert the row (variants
+`pending`) — so no row ever points at a missing original. Identical bytes are one photo with one id.
+
+The rest does not keep the phone waiting: after the commit, the job `photos.complete`
+(`complete_photo`, app/jobs.py) decodes the original again, makes the display variant (~1600 px)
+and the thumbnail (~320 px) with the EXIF orientation applied and no metadata, hashes the
+thumbnail perceptually, writes them, marks the photo `ready` and runs the `photo_reused` check
+again for the inspections that use it (services.flags.recheck_photo_reused). Until then a variant
+is served from the original, downscaled on the fly (`open_variant`), never a broken image; and
+the periodic sweep (`sweep_pending_photos`) completes any photo left pending by a lost job.
 
 Memory. A baseline JPEG is decoded by libjpeg at 1/2 to 1/8 scale: a few MB whatever its size.
 Nothing else can be: Pillow's `draft` is a no-op for PNG and WebP, pillow-heif's `draft` swaps in
@@ -22,6 +29,7 @@ worker's peak is bounded by one worst-case decode per slot.
 import ctypes
 import hashlib
 import io
+import logging
 import math
 import re
 import threading
@@ -35,16 +43,20 @@ import imagehash
 from flask import current_app, g, has_request_context
 from PIL import Image, ImageFile, ImageStat, JpegImagePlugin, UnidentifiedImageError
 from pillow_heif import register_heif_opener
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from app.access import get_visible_photo, may_see_originals
 from app.errors import Forbidden, PhotoTooLarge, ServiceUnavailable, UnprocessablePhoto, UnsupportedMediaType
 from app.extensions import db
-from app.models import Photo, PhotoUpload
+from app.jobs import enqueue_after_commit, job, periodic, setting as job_setting
+from app.models import InspectionPhoto, Photo, PhotoHashBand, PhotoUpload
 from app.models.photo import photo_hash_band_rows
 from app.models.types import CHINA
+from app.services.flags import recheck_photo_reused
 from app.storage import get_store, photo_key
+
+log = logging.getLogger(__name__)
 
 register_heif_opener(thumbnails=False)  # never an embedded thumbnail in place of the image
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated upload is an error, never half an image
@@ -436,8 +448,8 @@ class ProcessedPhoto:
     height: int
     exif: dict
     has_exif: bool
-    phash: str
-    variants: dict = field(default_factory=dict)  # variant -> JPEG bytes
+    phash: str | None = None  # made by the photos.complete job (render_photo)
+    variants: dict = field(default_factory=dict)  # variant -> JPEG bytes, likewise
 
     @property
     def id(self):
@@ -515,6 +527,20 @@ def make_variants(image, orientation):
     return image, thumb
 
 
+def check_pixel_data(image):
+    """Decode once to prove every pixel is there, keeping nothing (the image is closed): a baseline
+    JPEG at 1/8 scale — libjpeg still reads every coefficient of every block, so a short scan
+    fails as at full scale, but skips nearly all the inverse DCT, upsampling and colour work —
+    other kinds at full size (they have no reduced-scale decode)."""
+    declared = image.size
+    if image.format in ("JPEG", "MPO"):
+        image.draft("RGB", (max(1, declared[0] // 8), max(1, declared[1] // 8)))
+    image.load()
+    if image.format not in ("JPEG", "MPO") and image.size != declared:  # a decoder may disagree (HEIC can)
+        raise unprocessable("the decoded image is not the size its header declares")
+    image.close()
+
+
 def perceptual_hash(image):
     """64-bit DCT perceptual hash as 16 hex digits; None for a flat image (every flat image hashes
     alike, so the hash would call unrelated blank photos near-identical)."""
@@ -526,6 +552,9 @@ def perceptual_hash(image):
 @contextmanager
 def refusals():
     """What Pillow and its plugins raise for a bad file, as the API's 413 and 422."""
+    # a library imported later may turn truncated images on for itself (WeasyPrint does, at import):
+    # an upload is decoded with them off whatever was imported since
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -586,8 +615,9 @@ def full_size_pixels(data):
 
 
 def process_photo(data, sha256=None):
-    """Check and decode one upload; returns a ProcessedPhoto (nothing stored yet). `sha256` when
-    the caller has hashed the bytes already."""
+    """Check one upload and decode it once (check_pixel_data); returns a ProcessedPhoto without
+    variants or hash (the photos.complete job makes them), nothing stored yet. `sha256` when the
+    caller has hashed the bytes already."""
     check_size(len(data))
     content_type = sniff_content_type(data)
     if content_type == "image/webp":
@@ -600,13 +630,25 @@ def process_photo(data, sha256=None):
         if kind == "png" and png_rows_missing(data):
             raise unprocessable("truncated: the image data ends before its last row")
         exif, has_exif = read_exif(image)
-        display, thumb = make_variants(image, exif.get("orientation"))
-        phash = perceptual_hash(thumb)
-        variants = {"display": _encode(display), "thumb": _encode(thumb)}
+        check_pixel_data(image)
     return ProcessedPhoto(
         sha256=sha256 or hashlib.sha256(data).hexdigest(), content_type=content_type, size_bytes=len(data),
-        width=width, height=height, exif=exif, has_exif=has_exif, phash=phash, variants=variants,
+        width=width, height=height, exif=exif, has_exif=has_exif,
     )
+
+
+def render_photo(data, content_type, orientation):
+    """({"display": JPEG bytes, "thumb": JPEG bytes}, perceptual hash or None) of stored bytes: the
+    variants with `orientation` (EXIF 1-8) applied, decoded in a decode slot. Raises what
+    process_photo raises for a file that is not (any more) a readable image."""
+    if content_type == "image/webp":
+        _webp_header(data)
+    with refusals(), decode_slot() as slot:
+        image, kind = _open(data, content_type)
+        slot["trim"] = kind != "jpeg"
+        display, thumb = make_variants(image, orientation)
+        phash = perceptual_hash(thumb)
+        return {"display": _encode(display), "thumb": _encode(thumb)}, phash
 
 
 def prepare_photo(data):
@@ -614,23 +656,31 @@ def prepare_photo(data):
     or None when these bytes are stored already. Raises what process_photo raises."""
     check_size(len(data))
     sha256 = hashlib.sha256(data).hexdigest()
-    if db.session.scalar(select(exists().where(Photo.sha256 == sha256))) and _files_present(sha256):
+    if db.session.scalar(select(exists().where(Photo.sha256 == sha256))) and _original_present(sha256):
         return None
     return process_photo(data, sha256)
 
 
 # --- storage and rows -----------------------------------------------------------------------
 
-def _write_files(processed, data):
-    store = get_store()
-    store.put(photo_key(processed.sha256, "original"), data)
-    for variant, content in processed.variants.items():
-        store.put(photo_key(processed.sha256, variant), content)
+VARIANTS_MADE = ("display", "thumb")  # made by the photos.complete job; "original" is the upload
 
 
-def _files_present(sha256):
+def _original_present(sha256):
+    return get_store().exists(photo_key(sha256, "original"))
+
+
+def _variants_present(sha256):
     store = get_store()
-    return all(store.exists(photo_key(sha256, v)) for v in ("original", "display", "thumb"))
+    return all(store.exists(photo_key(sha256, v)) for v in VARIANTS_MADE)
+
+
+def _make_pending(photo):
+    """The photo's variants are to be made (again) by a job, once this transaction commits."""
+    if photo.variants_status == "ready" and not _variants_present(photo.sha256):
+        photo.variants_status = "pending"  # its variant files were lost: made again
+    if photo.variants_status == "pending":
+        enqueue_after_commit("photos.complete", photo.id)
 
 
 def _record_upload(photo_id, user):
@@ -647,14 +697,16 @@ def store_photo(data, user, processed=None):
     check_size(len(data))
     sha256 = hashlib.sha256(data).hexdigest()
     photo = db.session.scalar(select(Photo).where(Photo.sha256 == sha256))
-    if photo is not None and _files_present(sha256):
+    if photo is not None and _original_present(sha256):
+        _make_pending(photo)
         _record_upload(photo.id, user)
         db.session.flush()
         return photo, False
     if processed is None or processed.sha256 != sha256:
         processed = process_photo(data, sha256)
-    _write_files(processed, data)  # files first: a row never points at a missing file
-    if photo is not None:  # the row survived but files were lost: they are back now
+    get_store().put(photo_key(sha256, "original"), data)  # the file first: a row never points at a missing file
+    if photo is not None:  # the row survived but its files were lost: the original is back, variants follow
+        _make_pending(photo)
         _record_upload(photo.id, user)
         db.session.flush()
         return photo, False
@@ -662,22 +714,92 @@ def store_photo(data, user, processed=None):
         id=processed.id, sha256=sha256, content_type=processed.content_type, size_bytes=processed.size_bytes,
         width=processed.width, height=processed.height, exif=processed.exif, has_exif=processed.has_exif,
         taken_at=processed.taken_at, exif_lat=processed.exif["lat"], exif_lon=processed.exif["lon"],
-        phash=processed.phash, uploaded_by_id=user.id,
+        phash=None, variants_status="pending", uploaded_by_id=user.id,
     )
     try:
         with db.session.begin_nested():
             db.session.add(row)
-            db.session.add_all(photo_hash_band_rows(row))  # the near-duplicate index (flags._photo_reused)
     except IntegrityError:  # the same bytes arrived concurrently; theirs won
         photo = db.session.scalar(select(Photo).where(Photo.sha256 == sha256).execution_options(populate_existing=True))
         if photo is None:
             raise
+        _make_pending(photo)
         _record_upload(photo.id, user)
         db.session.flush()
         return photo, False
     _record_upload(row.id, user)
+    enqueue_after_commit("photos.complete", row.id)
     db.session.flush()
     return row, True
+
+
+# --- the variants job and its sweep ----------------------------------------------------------
+
+@job("photos.complete")
+def complete_photo(photo_id):
+    """Make a pending photo's variants and hash, mark it ready and run the photo_reused check of
+    the inspections using it again; commits. Idempotent: nothing to do for a ready photo whose
+    files are there. Returns the photo's status afterwards (None without a row)."""
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or photo.variants_status == "failed":
+        return None if photo is None else photo.variants_status
+    if photo.variants_status == "ready" and _variants_present(photo.sha256):
+        return "ready"
+    store = get_store()
+    try:
+        data = store.read(photo_key(photo.sha256, "original"))
+        variants, phash = render_photo(data, photo.content_type, (photo.exif or {}).get("orientation"))
+    except (FileNotFoundError, UnprocessablePhoto, PhotoTooLarge, UnsupportedMediaType) as error:
+        log.error("photo %s: variants cannot be made (%s); marked failed", photo_id, error)
+        photo.variants_status = "failed"
+        db.session.commit()
+        return "failed"
+    for variant, content in variants.items():
+        store.put(photo_key(photo.sha256, variant), content)
+    db.session.execute(delete(PhotoHashBand).where(PhotoHashBand.photo_id == photo.id))
+    photo.phash = phash
+    db.session.add_all(photo_hash_band_rows(photo))  # the near-duplicate index (flags._photo_reused)
+    photo.variants_status = "ready"
+    db.session.flush()
+    inspection_ids = db.session.scalars(
+        select(InspectionPhoto.inspection_id).where(InspectionPhoto.photo_id == photo.id).distinct()).all()
+    if inspection_ids:
+        recheck_photo_reused(inspection_ids)
+    try:
+        db.session.commit()
+    except IntegrityError:  # another run of this job finished first: its result stands
+        db.session.rollback()
+    return "ready"
+
+
+def pending_photo_ids(min_age_seconds=0, limit=100):
+    """Ids of photos still pending that were stored at least `min_age_seconds` ago, oldest first."""
+    stmt = select(Photo.id).where(Photo.variants_status == "pending")
+    if min_age_seconds:
+        stmt = stmt.where(Photo.created_at <= datetime.now(timezone.utc) - timedelta(seconds=min_age_seconds))
+    return db.session.scalars(stmt.order_by(Photo.created_at, Photo.id).limit(limit)).all()
+
+
+@periodic("photos.sweep_pending")
+def sweep_pending_photos(min_age_seconds=None, limit=100):
+    """Complete the photos left pending (a job lost with a killed worker, a broker that was down):
+    those older than JOB_SWEEP_MIN_AGE_SECONDS, so that a job just queued is not doubled. Returns
+    {"ready": n, "failed": n}."""
+    if min_age_seconds is None:
+        min_age_seconds = job_setting("JOB_SWEEP_MIN_AGE_SECONDS", 60)
+    counts = {"ready": 0, "failed": 0}
+    ids = pending_photo_ids(min_age_seconds, limit)
+    db.session.commit()
+    for photo_id in ids:
+        try:
+            status = complete_photo(photo_id)
+        except Exception:  # one bad photo does not stop the sweep; it stays pending
+            log.exception("photo %s: the sweep could not complete it", photo_id)
+            db.session.rollback()
+            continue
+        if status in counts:
+            counts[status] += 1
+    return counts
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -692,11 +814,30 @@ def open_photo_variant(photo_id, variant, user):
 
 
 def open_variant(photo, variant):
-    """(file object, content type) of one stored variant."""
+    """(file object, content type) of one stored variant. A photo whose variants are not made yet
+    (pending, or failed) is answered from its original, downscaled on the fly: the phone and the
+    reviewer never see a broken image (variant_etag tells caches it is provisional)."""
     content_type = photo.content_type if variant == "original" else "image/jpeg"
+    if variant != "original" and photo.variants_status != "ready":
+        return io.BytesIO(provisional_variant(photo, variant)), content_type
     return get_store().open(photo_key(photo.sha256, variant)), content_type
 
 
+def provisional_variant(photo, variant):
+    """A variant made from the original now and kept nowhere (the job stores the real one)."""
+    data = get_store().read(photo_key(photo.sha256, "original"))
+    variants, _ = render_photo(data, photo.content_type, (photo.exif or {}).get("orientation"))
+    return variants[variant]
+
+
+def variant_is_final(photo, variant):
+    return variant == "original" or photo.variants_status == "ready"
+
+
 def variant_etag(photo, variant):
-    return f"{photo.id}-{variant}-{VARIANT_REVISION}" if variant != "original" else f"{photo.id}-original"
+    if variant == "original":
+        return f"{photo.id}-original"
+    if photo.variants_status != "ready":
+        return f"{photo.id}-{variant}-{VARIANT_REVISION}-provisional"
+    return f"{photo.id}-{variant}-{VARIANT_REVISION}"
 
