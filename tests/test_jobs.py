@@ -146,6 +146,32 @@ def test_a_photo_left_pending_without_a_job_is_completed_by_the_sweep(app, clien
     assert "provisional" not in thumb.headers["ETag"] and "immutable" in thumb.headers["Cache-Control"]
 
 
+def test_two_runs_of_a_photo_job_at_once_leave_one_result(app, client, inspector):
+    """The sweep and the queued job (or two workers) may complete the same photo at the same time."""
+    from app.services.photos import complete_photo
+
+    photo_id = upload(client, inspector, jpeg_bytes(14, size=(1600, 1200))).get_json()["id"]
+    as_if_the_job_was_lost(app, photo_id)
+    results, errors, start = [], [], threading.Barrier(2)
+
+    def run():
+        try:
+            with app.app_context():
+                start.wait()
+                results.append(complete_photo(photo_id))
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and results == ["ready", "ready"]
+    assert photo_row(app, photo_id)["status"] == "ready"
+    assert count(app, PhotoHashBand, PhotoHashBand.photo_id == photo_id) == 8
+
+
 def test_a_photo_whose_original_cannot_be_rendered_is_marked_failed(app, client, inspector):
     r = upload(client, inspector, jpeg_bytes(11))
     photo_id = r.get_json()["id"]

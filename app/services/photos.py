@@ -756,18 +756,18 @@ def complete_photo(photo_id):
         return "failed"
     for variant, content in variants.items():
         store.put(photo_key(photo.sha256, variant), content)
-    db.session.execute(delete(PhotoHashBand).where(PhotoHashBand.photo_id == photo.id))
-    photo.phash = phash
-    db.session.add_all(photo_hash_band_rows(photo))  # the near-duplicate index (flags._photo_reused)
-    photo.variants_status = "ready"
-    db.session.flush()
-    inspection_ids = db.session.scalars(
-        select(InspectionPhoto.inspection_id).where(InspectionPhoto.photo_id == photo.id).distinct()).all()
-    if inspection_ids:
-        recheck_photo_reused(inspection_ids)
     try:
+        db.session.execute(delete(PhotoHashBand).where(PhotoHashBand.photo_id == photo.id))
+        photo.phash = phash
+        db.session.add_all(photo_hash_band_rows(photo))  # the near-duplicate index (flags._photo_reused)
+        photo.variants_status = "ready"
+        db.session.flush()
+        inspection_ids = db.session.scalars(
+            select(InspectionPhoto.inspection_id).where(InspectionPhoto.photo_id == photo.id).distinct()).all()
+        if inspection_ids:
+            recheck_photo_reused(inspection_ids)
         db.session.commit()
-    except IntegrityError:  # another run of this job finished first: its result stands
+    except IntegrityError:  # another run of this job (the sweep's, a retry's) wrote the bands first: its result stands
         db.session.rollback()
     return "ready"
 
