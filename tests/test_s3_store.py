@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -464,3 +465,21 @@ def test_local_store_lists_its_keys_too(tmp_path):
     assert sorted(local.keys()) == sorted([photo_key("d" * 64), photo_key("d" * 64, "thumb")])
     assert list(local.keys("thumb/")) == [photo_key("d" * 64, "thumb")]
     assert [e.size for e in local.entries("original/")] == [1]
+
+
+def test_a_store_that_does_not_answer_is_503_and_no_row_is_written(make_s3_app, make_user):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    app = make_s3_app(S3_ENDPOINT_URL=closed)
+    data = jpeg_bytes(800)
+    answer = upload(app.test_client(), make_user("inspector"), data)
+    assert answer.status_code == 503, answer.get_json()
+    body = answer.get_json()["error"]
+    assert (body["status"], body["code"]) == (503, "service_unavailable")
+    assert body["message"] and body["message_zh"] and answer.headers["Retry-After"] == "5"
+    assert closed not in answer.get_data(as_text=True)
+    from app.models import Photo
+
+    with app.app_context():
+        assert db.session.scalar(db.select(Photo).where(Photo.sha256 == hashlib.sha256(data).hexdigest())) is None
