@@ -42,11 +42,14 @@ def rgw():
     S3PhotoStore(BUCKET, endpoint_url=server.endpoint_url, access_key=server.access_key,
                  secret_key=server.secret_key, region=server.region).ensure_bucket()
     print(f"\nCeph RGW ready in {server.start_seconds:.1f} s on {server.endpoint_url}")
+    pids = server.pids()
+    assert sorted(pids) == ["client.rgw.a", "mon.a", "osd.0"]
     try:
         yield server
     finally:
         server.stop()
-    assert not any(os.path.exists(f"/proc/{pid}") and _not_zombie(pid) for pid in server.pids().values())
+    assert not [pid for pid in pids.values() if _not_zombie(pid)]  # no daemon left running
+    assert not os.path.exists(server.root)
 
 
 def _not_zombie(pid):
