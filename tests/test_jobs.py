@@ -208,9 +208,10 @@ def test_the_worker_command_refuses_the_immediate_broker(app):
 # --- a real worker ------------------------------------------------------------------------------
 
 class Receiver:
-    """A webhook endpoint on 127.0.0.1 that records the POSTs it gets."""
+    """A webhook endpoint on 127.0.0.1 that records the POSTs it gets; it answers 503 to the first
+    `failures` of them, 200 after."""
 
-    def __init__(self):
+    def __init__(self, failures=0):
         self.received = []
         receiver = self
 
@@ -218,7 +219,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append(json.loads(body))
-                self.send_response(200)
+                self.send_response(503 if len(receiver.received) <= failures else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -273,12 +274,13 @@ def broker(request, tmp_path):
 def test_a_real_worker_makes_the_variants_and_hash_and_delivers_the_webhook(app, database, inspector, broker,
                                                                                tmp_path):
     url, name = broker
-    with Receiver() as receiver:
+    with Receiver(failures=1) as receiver:  # the first attempt fails: its retry is a job of the worker
         hooks = json.dumps({VILLAGE[:9]: receiver.url})
         web = make_app(app.config["DATABASE_URL"], app.config["PHOTO_ROOT"], JOB_BROKER=url, JOB_NAME=name,
-                       WEBHOOK_URLS=hooks)
+                       WEBHOOK_URLS=hooks, WEBHOOK_RETRY_BASE_SECONDS=1)
         env = {**os.environ, "APP_ENV": "testing", "FLASK_APP": "wsgi", "DATABASE_URL": app.config["DATABASE_URL"],
-               "PHOTO_ROOT": app.config["PHOTO_ROOT"], "JOB_BROKER": url, "JOB_NAME": name, "WEBHOOK_URLS": hooks}
+               "PHOTO_ROOT": app.config["PHOTO_ROOT"], "JOB_BROKER": url, "JOB_NAME": name, "WEBHOOK_URLS": hooks,
+               "WEBHOOK_RETRY_BASE_SECONDS": "1"}
         log = (tmp_path / "worker.log").open("w+")
         worker = subprocess.Popen([sys.executable, "-m", "flask", "jobs", "worker", "--workers", "2"], cwd=ROOT,
                                   env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -298,10 +300,13 @@ def test_a_real_worker_makes_the_variants_and_hash_and_delivers_the_webhook(app,
             # the test client closes the response, as a server does once it is sent: the job is queued then
             made.close()
             inspection_id = made.get_json()["id"]
-            events = wait_for(lambda: receiver.received, what="the webhook job")
+            events = wait_for(lambda: len(receiver.received) >= 2, what="the webhook job and its retry") and \
+                receiver.received
             assert events[0]["event"] == "inspection.submitted" and events[0]["inspection"]["id"] == inspection_id
+            assert events[1]["event_id"] == events[0]["event_id"]  # the same delivery, sent again
             wait_for(lambda: sql(app, "SELECT status FROM webhook_deliveries")[0][0] == "delivered",
                      what="recording the delivery")
+            assert sql(app, "SELECT attempts, last_status_code FROM webhook_deliveries")[0] == (2, 200)
             wait_for(lambda: not client.get(f"/api/v1/inspections/{inspection_id}",
                                             headers=inspector.headers).get_json()["checks_pending"],
                      what="the hashes of the inspection's photos")

@@ -5,7 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.jobs import PERIODIC, run_periodic, runner, worker
-from app.services import photos, webhook_jobs  # noqa: F401  (their jobs and sweeps, registered on import)
+from app.services import photos, webhooks  # noqa: F401  (their jobs and sweeps, registered on import)
 
 jobs_cli = AppGroup("jobs", help="Background jobs (JOB_BROKER): the worker, and the sweeps by hand.")
 

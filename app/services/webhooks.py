@@ -5,8 +5,11 @@ the inspection's village code wins. Besides it, every active database endpoint w
 contains the village and that subscribes to the event gets its own delivery
 (services/webhook_endpoints.py). `queue_inspection_event` only adds `WebhookDelivery` rows in
 the caller's transaction, so an event exists exactly when the change it reports was committed.
-Delivery happens outside any request transaction: right after the response has been sent
-(`deliver_after_response`, installed on every request) and by `flask webhooks deliver` for retries.
+Delivery happens outside any request transaction, in the job `webhooks.deliver` (app/jobs.py),
+queued once the response has been sent (`deliver_after_response`, installed on every request);
+a failed attempt queues its retry for its `next_attempt_at`, and the worker's periodic sweep
+`webhooks.sweep_due` sends any due delivery (a retry lost with a killed worker, a broker that was
+down, an event queued outside a request): no cron. `flask webhooks deliver` is a manual tool.
 Each POST carries `X-Signature: sha256=<hex HMAC-SHA256 of the body>` keyed by the database
 endpoint's own secret, or for `WEBHOOK_URLS` by `WEBHOOK_SECRET` (or `SECRET_KEY`). A failure (non-2xx, timeout, refused) is retried with exponential backoff;
 after `WEBHOOK_MAX_ATTEMPTS` the delivery is `failed`. Nothing here ever fails the request.
@@ -25,6 +28,7 @@ from sqlalchemy import select, update
 
 from app.access import in_scope
 from app.extensions import db
+from app.jobs import enqueue, job, periodic, runner
 from app.models import WebhookDelivery, WebhookEndpoint
 from app.models.types import utcnow
 from app.services.webhook_endpoints import endpoints_for
@@ -184,8 +188,9 @@ def deliver_pending(limit=50, ids=None, now=None):
 
 
 def deliver_after_response(response):
-    """after_request hook: the deliveries queued by this request are sent once the response has
-    been handed to the client (WSGI close), so a slow or dead endpoint never delays or fails it."""
+    """after_request hook: the deliveries queued by this request go to the job queue once the
+    response has been handed to the client (WSGI close), so a slow or dead endpoint never delays
+    or fails it (with JOB_BROKER=immediate they are sent there and then)."""
     ids = g.pop("webhook_delivery_ids", None)
     if ids and response.status_code < 400:
         app = current_app._get_current_object()
@@ -193,13 +198,60 @@ def deliver_after_response(response):
         def send():
             with app.app_context():
                 try:
-                    deliver_pending(limit=len(ids), ids=ids)
-                except Exception:  # the retry command picks them up later
-                    log.exception("webhook delivery after response failed")
+                    enqueue("webhooks.deliver", list(ids))
+                except Exception:  # the periodic sweep sends them when due
+                    log.exception("could not queue webhook deliveries %s", ids)
                     db.session.rollback()
 
         response.call_on_close(send)
     return response
+
+
+# --- delivery jobs (app/jobs.py) -------------------------------------------------------------
+#
+# The delivery table stays the record of what must be sent; the claim above (next_attempt_at
+# pushed forward while a delivery is sent) keeps a job and the sweep from sending one twice.
+
+@job("webhooks.deliver")
+def deliver_job(ids):
+    """Send these deliveries if they are (still) pending and due; queue the retries of those that
+    failed for their next attempt. Returns the counts of deliver_pending."""
+    counts = deliver_pending(limit=len(ids), ids=ids)
+    if counts["retrying"]:
+        queue_retries(ids)
+    return counts
+
+
+def queue_retries(ids):
+    """A job for each of these deliveries still pending, at its next_attempt_at. Not with
+    JOB_BROKER=immediate: a retry due now would run inside this one, over and over; there the
+    retries wait for `flask jobs sweep` or `flask webhooks deliver`."""
+    if runner().immediate:
+        return
+    rows = db.session.execute(select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)
+                              .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == "pending")).all()
+    db.session.commit()
+    for delivery_id, retry_at in rows:
+        try:
+            enqueue("webhooks.deliver", [delivery_id], eta=retry_at)
+        except Exception:  # the sweep sends it when due
+            log.exception("could not queue the retry of webhook delivery %s", delivery_id)
+
+
+@periodic("webhooks.sweep_due")
+def sweep_due_deliveries(limit=200):
+    """Send every pending delivery whose attempt is due (and queue the retries of the failures)."""
+    now = utcnow()
+    due = db.session.scalars(select(WebhookDelivery.id)
+                             .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+                             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)).all()
+    if not due:
+        db.session.commit()
+        return {"delivered": 0, "retrying": 0, "failed": 0}
+    counts = deliver_pending(limit=limit, ids=due, now=now)
+    if counts["retrying"]:
+        queue_retries(due)
+    return counts
 
 
 def list_deliveries(user, status=None, endpoint=None):
