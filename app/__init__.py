@@ -9,12 +9,16 @@ from config import INSTANCE_DIR, load_config
 def create_app(config_name=None, **overrides):
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder="../static", static_url_path="/static")
     configure(app, config_name, overrides)
+    register_observability(app)
     register_proxy_fix(app)
     configure_database(app)
     configure_database_timeouts(app)
     register_extensions(app)
+    configure_read_replica(app)
     register_photo_store(app)
     register_blueprints(app)
+    register_jobs(app)
+    register_job_metrics(app)
     register_request_limits(app)
     register_request_hooks(app)
     register_body_reading(app)
@@ -32,6 +36,21 @@ def configure(app, config_name, overrides):
     app.config.update(overrides)
     if not app.config.get("SECRET_KEY") and app.config["APP_ENV"] == "development":
         app.config["SECRET_KEY"] = instance_secret()
+
+
+def register_observability(app):
+    """Logs (LOG_FORMAT text|json), a request id and one access line per request, GET /metrics
+    (app/observability.py). First, so that every other hook runs inside the request's id."""
+    from app.observability import register
+
+    register(app)
+
+
+def register_job_metrics(app):
+    """/metrics shows the job queue's depth and counts failed jobs (app/observability.py)."""
+    from app.observability import observe_jobs
+
+    observe_jobs(app)
 
 
 def register_proxy_fix(app):
@@ -74,6 +93,14 @@ def register_extensions(app):
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
 
 
+def configure_read_replica(app):
+    """DATABASE_REPLICA_URL: rates, trend, exports and the queue's counts read a streaming replica
+    through read_session() (app/database.py); PostgreSQL only."""
+    from app.database import configure_read_replica as configure
+
+    configure(app)
+
+
 def register_photo_store(app):
     from app.storage import make_store
 
@@ -100,12 +127,21 @@ def register_openrosa(app):
     app.wsgi_app = redact_device_keys(app.wsgi_app)
 
 
+def register_jobs(app):
+    """The job queue of JOB_BROKER (app/jobs.py) with the jobs the services define: photo variants
+    and hash, webhook deliveries and retries, and the periodic sweeps."""
+    from app import jobs
+    from app.services import photos, webhooks  # noqa: F401  (register their jobs)
+
+    jobs.init_app(app)
+
+
 def register_request_hooks(app):
     from app.auth import authenticate_before_parsing
     from app.services.webhooks import deliver_after_response
 
     app.before_request(authenticate_before_parsing)
-    # webhook events queued by any request are sent once its response has gone out
+    # webhook events queued by any request become a delivery job once its response has gone out
     app.after_request(deliver_after_response)
 
 

@@ -9,10 +9,18 @@ the lock, then the request answers 503 (app/errors.py).
 PostgreSQL: psycopg 3 with PostGIS; connect, statement and lock timeouts are sent with every
 connection, and pooled connections are pinged before use, so the app recovers by itself once a
 database that went away is back.
+
+Read replica: with DATABASE_REPLICA_URL set (PostgreSQL only), `read_session()` is a session on a
+second engine bound to the replica, for the reads that may lag a moment (rates, trend, exports,
+the review queue's counts); every write and every read of one's own writes stays on `db.session`.
+Its transactions are READ ONLY (psycopg begins them with BEGIN READ ONLY, so a write through it
+fails even if the URL names the primary; a hot standby refuses anyway). Unset, `read_session()`
+is `db.session`.
 """
 import os
 
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 SPATIALITE_LIBRARY = os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 
@@ -45,7 +53,17 @@ DEFAULT_TIMEOUTS = {
     "DATABASE_LOCK_TIMEOUT_MS": 5000,
     "DATABASE_POOL_TIMEOUT_SECONDS": 5,
     "SQLITE_BUSY_TIMEOUT_MS": 5000,
+    # psycopg prepares a statement after this many executions on a connection; None (setting
+    # `none`): never, as PgBouncer < 1.21 in transaction mode needs
+    "DATABASE_PREPARE_THRESHOLD": 5,
 }
+
+
+def prepare_threshold(value):
+    """DATABASE_PREPARE_THRESHOLD as psycopg takes it: an integer, or None for `none`/empty."""
+    if value is None or str(value).strip().lower() in ("", "none", "off"):
+        return None
+    return int(value)
 
 
 def engine_options(url, settings=None):
@@ -56,20 +74,23 @@ def engine_options(url, settings=None):
         # the driver's timeout is SQLite's busy timeout: how long a writer waits for the lock
         busy = cfg["SQLITE_BUSY_TIMEOUT_MS"] / 1000
         return {"module": sqlite_module(), "pool_timeout": pool_timeout,
-                "connect_args": {"timeout": busy, "check_same_thread": False}}
+                "connect_args": {"timeout": busy, "check_same_thread": False}, "hide_parameters": True}
     connect_args = {
         "connect_timeout": max(2, int(cfg["DATABASE_CONNECT_TIMEOUT_SECONDS"])),  # libpq: at least 2 s
         # a database behind a broken network: a pooled connection whose packets go unacknowledged
         # for 10 s, or that stays silent to keepalives, counts as lost instead of hanging a request
         "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 2,
         "tcp_user_timeout": 10000,
+        "prepare_threshold": prepare_threshold(cfg["DATABASE_PREPARE_THRESHOLD"]),
     }
     options = " ".join(f"-c {name}={int(value)}" for name, value in (
         ("statement_timeout", cfg["DATABASE_STATEMENT_TIMEOUT_MS"]),
         ("lock_timeout", cfg["DATABASE_LOCK_TIMEOUT_MS"])) if value)
     if options:
         connect_args["options"] = options
-    return {"pool_pre_ping": True, "pool_timeout": pool_timeout, "connect_args": connect_args}
+    # hide_parameters: an error that is logged never carries the bound values (token hashes, names)
+    return {"pool_pre_ping": True, "pool_timeout": pool_timeout, "connect_args": connect_args,
+            "hide_parameters": True}
 
 
 def install_engine_listeners(engine):
@@ -108,6 +129,73 @@ def _on_sqlite_begin(conn):
 
     reading = has_request_context() and (request.method in ("GET", "HEAD", "OPTIONS") or g.get(BODY_PENDING))
     conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
+# --- the read replica -----------------------------------------------------------------------
+
+REPLICA_EXTENSION = "read_replica"
+
+
+class ReplicaSettingError(RuntimeError):
+    pass
+
+
+def check_replica_urls(primary_url, replica_url):
+    """DATABASE_REPLICA_URL needs PostgreSQL on both sides: SQLite has no replica to read from."""
+    if not replica_url:
+        return None
+    replica_url = normalise_url(replica_url)
+    if not (primary_url.startswith("postgresql") and replica_url.startswith("postgresql")):
+        raise ReplicaSettingError(
+            "DATABASE_REPLICA_URL is set, but a read replica needs PostgreSQL for both DATABASE_URL and "
+            "DATABASE_REPLICA_URL (SQLite has no replica): unset DATABASE_REPLICA_URL")
+    return replica_url
+
+
+def _read_only_transactions(dbapi_conn, _record):
+    # psycopg starts every transaction of this connection with BEGIN READ ONLY: no session state,
+    # so it holds behind PgBouncer's transaction mode too
+    dbapi_conn.read_only = True
+
+
+def _app_context_id():
+    from flask.globals import app_ctx
+
+    return id(app_ctx._get_current_object())
+
+
+class ReadReplica:
+    """The replica's engine and a session per app context (removed when the context ends)."""
+
+    def __init__(self, url, settings):
+        self.engine = create_engine(url, **engine_options(url, settings))
+        event.listen(self.engine, "connect", _read_only_transactions)
+        self.session = scoped_session(sessionmaker(bind=self.engine), scopefunc=_app_context_id)
+
+    def remove(self, _exc=None):
+        self.session.remove()
+
+
+def configure_read_replica(app):
+    """Bind the read session to DATABASE_REPLICA_URL when it is set (ReplicaSettingError on SQLite)."""
+    url = check_replica_urls(app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("DATABASE_REPLICA_URL"))
+    if url is None:
+        return None
+    replica = ReadReplica(url, app.config)
+    app.extensions[REPLICA_EXTENSION] = replica
+    app.teardown_appcontext(replica.remove)
+    return replica
+
+
+def read_session():
+    """The session for the reads that may lag the primary a moment: the replica's when
+    DATABASE_REPLICA_URL is set, else `db.session`. Never for writes nor for reading one's own."""
+    from flask import current_app
+
+    from app.extensions import db
+
+    replica = current_app.extensions.get(REPLICA_EXTENSION)
+    return db.session if replica is None else replica.session()
 
 
 def spatial_version(session):

@@ -7,9 +7,25 @@ Without nginx in front use the embedded server instead (./scripts/run, waitress)
 
 Settings from the environment: GUNICORN_BIND (127.0.0.1:8001), WEB_CONCURRENCY (2 x cores + 1),
 GUNICORN_TIMEOUT (60 s); the app's own settings as usual (README "Configuration").
+
+Logs: JSON unless LOG_FORMAT says otherwise, gunicorn's own lines too; gunicorn's access log is off
+(its line holds the raw URL and query string): the app writes one access line per request.
+Metrics: prometheus_client's multiprocess mode: every worker writes its values to files in
+PROMETHEUS_MULTIPROC_DIR (default: a new temporary directory), emptied when gunicorn starts; a
+worker's files are kept when it exits (its counts stay in the totals), its live gauges dropped.
 """
+import glob
 import multiprocessing
 import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the app, for logconfig_dict
+
+# Before anything imports prometheus_client: the workers' values go to files in this directory.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rural-metrics-")
+os.environ.setdefault("LOG_FORMAT", "json")
 
 # The app sits behind exactly one proxy, which replaces X-Forwarded-For (login throttling per address).
 os.environ.setdefault("PROXY_FIX_HOPS", "1")
@@ -24,4 +40,19 @@ graceful_timeout = 30
 limit_request_line = 8190
 limit_request_field_size = 8190
 forwarded_allow_ips = "127.0.0.1"
-accesslog = "-"
+accesslog = None
+from app.observability import gunicorn_logconfig  # noqa: E402  (after PROMETHEUS_MULTIPROC_DIR is set)
+
+logconfig_dict = gunicorn_logconfig(os.environ["LOG_FORMAT"], os.environ.get("LOG_LEVEL", "INFO"))
+
+
+def on_starting(server):
+    """Values left by a previous run are not this run's."""
+    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

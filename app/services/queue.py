@@ -13,6 +13,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from app.access import inspection_filters
+from app.database import read_session
 from app.domain import photo_urls
 from app.extensions import db
 from app.models import (
@@ -50,7 +51,7 @@ def _direction(column, how):
 
 
 def queue_counts(conditions, now):
-    waiting, flagged, oldest = db.session.execute(
+    waiting, flagged, oldest = read_session().execute(
         select(func.count(Inspection.id),
                func.coalesce(func.sum(case((Inspection.flag_count > 0, 1), else_=0)), 0),
                func.min(Inspection.submitted_at))
@@ -102,7 +103,7 @@ def _page_rows(conditions, order, page, per_page):
 def _photos_by_inspection(ids):
     rows = db.session.execute(
         select(InspectionPhoto.inspection_id, InspectionPhoto.photo_id, InspectionPhoto.aspect,
-               Photo.exif_lat, Photo.exif_lon, Photo.taken_at)
+               Photo.exif_lat, Photo.exif_lon, Photo.taken_at, Photo.variants_status)
         .join(Photo, Photo.id == InspectionPhoto.photo_id)
         .where(InspectionPhoto.inspection_id.in_(ids))
         .order_by(InspectionPhoto.inspection_id, InspectionPhoto.aspect, InspectionPhoto.position,
@@ -112,7 +113,8 @@ def _photos_by_inspection(ids):
     for row in rows:
         out.setdefault(row.inspection_id, []).append(
             {"id": row.photo_id, "aspect": row.aspect, "thumb_url": photo_urls(row.photo_id)["thumb"],
-             "exif_lat": row.exif_lat, "exif_lon": row.exif_lon, "taken_at": row.taken_at})
+             "exif_lat": row.exif_lat, "exif_lon": row.exif_lon, "taken_at": row.taken_at,
+             "pending": row.variants_status == "pending"})
     return out
 
 
@@ -193,6 +195,7 @@ def review_queue(user, order="oldest", page=1, per_page=50, township=None, q=Non
         "device_observed_at": row.device_observed_at,
         "metrics": {m: getattr(row, m) for m in METRICS}, "households": row.households,
         "flag_count": row.flag_count, "flags": flags.get(row.id, []),
+        "checks_pending": any(p["pending"] for p in photos.get(row.id, [])),
         "photos": photos.get(row.id, []), "previous_approved": previous.get(row.id),
     } for row in rows]
     return {"items": items, "page": page, "per_page": per_page, "total": counts["waiting"],
