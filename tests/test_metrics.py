@@ -274,13 +274,12 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 def test_behind_nginx_metrics_are_not_served_and_the_request_id_and_log_hold_no_query(gunicorn, tmp_path):
     port, _, _ = gunicorn
     front = free_port()
-    text = (ROOT / "deploy" / "nginx.conf").read_text()
-    for name, setting in {"NGINX_USER": "root", "NGINX_LISTEN": f"127.0.0.1:{front}", "NGINX_RUN": str(tmp_path),
-                          "NGINX_LOGS": str(tmp_path), "APP_UPSTREAM": f"127.0.0.1:{port}",
-                          "APP_STATIC": str(ROOT / "static"), "CLIENT_MAX_BODY_SIZE": "1m",
-                          "CLIENT_BODY_TIMEOUT": "10s"}.items():
-        text = text.replace("${" + name + "}", setting)
-    (tmp_path / "nginx.conf").write_text(text)
+    settings = {"NGINX_USER": "root", "NGINX_LISTEN": f"127.0.0.1:{front}", "NGINX_RUN": str(tmp_path),
+                "NGINX_LOGS": str(tmp_path), "APP_UPSTREAM": f"127.0.0.1:{port}", "APP_STATIC": str(ROOT / "static"),
+                "CLIENT_MAX_BODY_SIZE": "1m", "CLIENT_BODY_TIMEOUT": "10s"}
+    rendered = subprocess.run([str(ROOT / "deploy" / "render-nginx")], env={**os.environ, **settings},
+                              capture_output=True, text=True, check=True).stdout  # as the recipe renders it
+    (tmp_path / "nginx.conf").write_text(rendered)
     nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e",
                               str(tmp_path / "startup.log"), "-g", "daemon off;"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
