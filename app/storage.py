@@ -263,6 +263,7 @@ class S3PhotoStore(PhotoStore):
             signature_version="s3v4", s3={"addressing_style": "path"},
             connect_timeout=connect_timeout, read_timeout=read_timeout,
             retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=20,  # flask photos migrate --workers (at most 16)
             # the server checks Content-MD5; no flexible checksums (RGW 16 does not know them)
             request_checksum_calculation="when_required", response_checksum_validation="when_required",
         ))

@@ -41,8 +41,10 @@ def sweep_command(dry_run, min_age, verbose):
 @click.option("--from", "from_root", default=None, metavar="PATH", help="The disk store to copy (default: PHOTO_ROOT).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Stop after copying this many objects (run again to copy the rest).")
+@click.option("--workers", type=click.IntRange(1, 16), default=4, show_default=True,
+              help="Objects copied at once.")
 @click.option("--verbose", "-v", is_flag=True, help="Also list each object copied.")
-def migrate_command(to_url, from_root, limit, verbose):
+def migrate_command(to_url, from_root, limit, workers, verbose):
     """Copy the disk photo store to an S3 bucket: idempotent (an object already there with the same
     sha256 is skipped), resumable (run it again after an interruption), every copy read back and
     checked against its sha256. Exit status 1 when a file or a copy does not match its sha256."""
@@ -63,7 +65,7 @@ def migrate_command(to_url, from_root, limit, verbose):
             elif outcome in ("source_mismatch", "verify_failed"):
                 click.echo(f" {outcome.replace('_', ' ')}: {key}", err=True)
 
-        result = migrate_store(source, target, keys=keys, limit=limit, on_key=on_key)
+        result = migrate_store(source, target, keys=keys, limit=limit, on_key=on_key, workers=workers)
     click.echo(f"copied {result.copied} ({result.copied_bytes} bytes, {result.replaced} replacing other bytes), "
                f"skipped {result.skipped} already there, {len(result.source_mismatch)} not matching their sha256 "
                f"on disk, {len(result.verify_failed)} read back wrong, {result.missing} gone from disk")

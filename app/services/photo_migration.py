@@ -5,9 +5,11 @@ the same sha256 (its `x-amz-meta-sha256`, from a HEAD; an object without it is r
 is skipped, so a run that was interrupted is finished by running it again. Every object copied is
 read back and its sha256 compared with the source's. An original whose bytes no longer match the
 sha256 its key names (a damaged disk file) is not copied and is reported. Temp files and anything
-that is not a store key are left out.
+that is not a store key are left out. Several keys are copied at once (`workers` threads: each
+copy is a few round trips to the store, so threads overlap the waiting).
 """
 import hashlib
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from app.storage import TEMP_PREFIX, S3PhotoStore, sha_of_key
@@ -54,46 +56,67 @@ def _target_sha256(target, key):
         return None
 
 
-def copy_key(source, target, key, result):
-    """Copy one key if needed; updates `result`; returns what happened ('copied', 'skipped', ...)."""
+def copy_key(source, target, key):
+    """Copy one key if needed: (outcome, bytes copied, whether other bytes were replaced); outcome is
+    'copied', 'skipped', 'missing', 'source_mismatch' or 'verify_failed'. Safe in threads."""
     try:
         data = source.read(key)
     except FileNotFoundError:
-        result.missing += 1
-        return "missing"
+        return "missing", 0, False
     digest = hashlib.sha256(data).hexdigest()
     if key.startswith("original/") and digest != sha_of_key(key):
-        result.source_mismatch.append(key)
-        return "source_mismatch"
+        return "source_mismatch", 0, False
     present = _target_sha256(target, key)
     if present == digest:
-        result.skipped += 1
-        return "skipped"
+        return "skipped", 0, False
     target.put(key, data)
     if hashlib.sha256(target.read(key)).hexdigest() != digest:
+        return "verify_failed", 0, False
+    return "copied", len(data), present is not None
+
+
+def _tally(result, key, outcome, size, replaced):
+    if outcome == "copied":
+        result.copied += 1
+        result.copied_bytes += size
+        result.replaced += int(replaced)
+    elif outcome == "skipped":
+        result.skipped += 1
+    elif outcome == "missing":
+        result.missing += 1
+    elif outcome == "source_mismatch":
+        result.source_mismatch.append(key)
+    else:
         result.verify_failed.append(key)
-        return "verify_failed"
-    result.copied += 1
-    result.copied_bytes += len(data)
-    if present is not None:
-        result.replaced += 1
-    return "copied"
 
 
-def migrate_store(source, target, keys=None, limit=None, on_key=None):
-    """Copy every store key of the local store `source` to the S3 store `target` (see the module).
-    `limit`: stop after copying that many objects (skips do not count). `on_key(key, outcome)` is
-    called after each key (the command's progress bar)."""
+def migrate_store(source, target, keys=None, limit=None, on_key=None, workers=1):
+    """Copy every store key of the local store `source` to the S3 store `target` (see the module),
+    `workers` keys at a time. `limit`: stop after copying that many objects (skips do not count;
+    never more are started than could be copies within it). `on_key(key, outcome)` is called after
+    each key, in the calling thread (the command's progress bar)."""
     if not isinstance(target, S3PhotoStore):
         raise ValueError("the target of a migration is an S3 store (s3://bucket/prefix)")
     keys = migration_keys(source) if keys is None else keys
     result = MigrationResult(total=len(keys))
     target.ensure_bucket()
-    for key in keys:
-        if limit is not None and result.copied >= limit:
-            result.stopped_early = True
-            break
-        outcome = copy_key(source, target, key, result)
-        if on_key is not None:
-            on_key(key, outcome)
+    pending = iter(keys)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        running = {}
+        while True:
+            while len(running) < max(1, workers) and (limit is None or result.copied + len(running) < limit):
+                key = next(pending, None)
+                if key is None:
+                    break
+                running[pool.submit(copy_key, source, target, key)] = key
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                key = running.pop(future)
+                outcome, size, replaced = future.result()
+                _tally(result, key, outcome, size, replaced)
+                if on_key is not None:
+                    on_key(key, outcome)
+    result.stopped_early = limit is not None and result.copied >= limit and next(pending, None) is not None
     return result
