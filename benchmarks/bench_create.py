@@ -1,25 +1,36 @@
-"""Statements and time per JSON create in a county that already holds many photos.
+"""Statements and time per JSON create in a county that already holds many photos, and creates per
+second under concurrency through gunicorn.
 
 A create searches the county's photos of the last two years for near duplicates of its own. This
 seeds a county with `--existing` inspections of three photos each (random perceptual hashes),
 then times `--creates` JSON creates of three fresh photos each (POST /api/v1/inspections through
 the test client, photos uploaded before timing) and counts their SQL statements with a
-`before_cursor_execute` listener. With `--before PATH` (a worktree of an earlier commit, its .venv
+`before_cursor_execute` listener. Then (unless `--clients 0`) it starts gunicorn with
+deploy/gunicorn.conf.py and 2 workers on that database and `--clients` threads (default 8) each post
+their share of `--concurrent-creates` more creates over HTTP: creates per second is all of them over
+the wall time from the first request to the last answer. With `--before PATH` (a worktree of an earlier commit, its .venv
 linked) the same run is made there too, in the same session, and both are printed.
 
-    .venv/bin/python benchmarks/bench_create.py [--existing 4000] [--creates 40] [--before /tmp/create-before]
+    .venv/bin/python benchmarks/bench_create.py [--existing 4000] [--creates 40] [--clients 8]
+        [--concurrent-creates 160] [--before /tmp/create-before]
+
+A worktree for --before: `git worktree add /tmp/create-before f5d825a` (the commit before the band
+index and the lighter create) and `ln -s /work/main/.venv /tmp/create-before/.venv`.
 
 SQLite (a temporary file) unless --database-url names an empty PostgreSQL + PostGIS database (and
 --before-database-url another one for the --before run).
 """
 import argparse
+import http.client
 import io
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -28,7 +39,68 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 
 
-def worker(root, existing, creates, database_url):
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(root, database_url, photo_root, log):
+    """gunicorn with `root`'s deploy settings and 2 workers, serving `root`'s app on `database_url`."""
+    port = free_port()
+    env = {**os.environ, "APP_ENV": "testing", "DATABASE_URL": database_url, "PHOTO_ROOT": photo_root,
+           "WEB_CONCURRENCY": "2", "GUNICORN_BIND": f"127.0.0.1:{port}", "PROXY_FIX_HOPS": "0"}
+    server = subprocess.Popen([str(root / ".venv" / "bin" / "gunicorn"), "-c", str(root / "deploy" / "gunicorn.conf.py"),
+                               "--access-logfile", "/dev/null", "--error-logfile", log, "--chdir", str(root),
+                               "wsgi:app"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/api/v1/health")
+            if conn.getresponse().status == 200:
+                return server, port
+        except OSError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            raise RuntimeError("gunicorn did not start")
+        time.sleep(0.2)
+
+
+def concurrent_creates(port, headers, bodies, clients):
+    """POST every body with `clients` threads, each its share; returns (creates/s, p50 ms, failures)."""
+    times, failures = [], []
+    lock = threading.Lock()
+
+    def client(share):
+        for body in share:
+            payload = json.dumps(body).encode()
+            start = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("POST", "/api/v1/inspections", body=payload,
+                         headers={**headers, "Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            with lock:
+                times.append(time.perf_counter() - start)
+                if response.status != 201:
+                    failures.append(response.status)
+
+    threads = [threading.Thread(target=client, args=(bodies[k::clients],)) for k in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    times.sort()
+    return (len(bodies) - len(failures)) / wall, times[len(times) // 2] * 1000, failures
+
+
+def worker(root, existing, creates, database_url, clients=0, concurrent=0):
     sys.path.insert(0, str(root))
     import flask_migrate
     from PIL import Image
@@ -93,7 +165,8 @@ def worker(root, existing, creates, database_url):
         "client_uuid": str(uuid.uuid4()), "village": "230382100200", "observed_at": now.isoformat(),
         "location": {"lat": point.y, "lon": point.x, "accuracy_m": 8}, "answers": full_answers(),
         "photos": {aspect: [photo_id(f"{n}-{aspect}")] for aspect in ("garbage", "sewage", "cleanliness")},
-    } for n in range(creates)]
+    } for n in range(creates + (concurrent if clients else 0))]
+    bodies, later = bodies[:creates], bodies[creates:]
     statements = []
     listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
     event.listen(engine, "before_cursor_execute", listener)
@@ -105,14 +178,30 @@ def worker(root, existing, creates, database_url):
         assert r.status_code == 201, r.get_json()
     event.remove(engine, "before_cursor_execute", listener)
     times.sort()
-    print(json.dumps({"statements_per_create": len(statements) / creates, "creates_per_s": creates / sum(times),
-                      "p50_ms": times[len(times) // 2] * 1000, "existing_photos": existing * 3}))
+    out = {"statements_per_create": len(statements) / creates, "creates_per_s": creates / sum(times),
+           "p50_ms": times[len(times) // 2] * 1000, "existing_photos": existing * 3}
+    if clients:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        server, port = serve(root, url, f"{tmp}/photos", f"{tmp}/gunicorn.log")
+        try:
+            rate, p50, failures = concurrent_creates(port, headers, later, clients)
+        finally:
+            server.terminate()
+            server.wait(30)
+        out.update(concurrent_creates_per_s=rate, concurrent_p50_ms=p50, concurrent_failures=len(failures),
+                   failure_statuses=sorted(set(failures)))
+        if failures:
+            out["server_log"] = Path(f"{tmp}/gunicorn.log").read_text()[-3000:]
+    print(json.dumps(out))
 
 
 def run(root, args, database_url):
     python = str(Path(root) / ".venv" / "bin" / "python")
     command = [python, str(HERE), "--worker", "--root", str(root), "--existing", str(args.existing),
-               "--creates", str(args.creates)]
+               "--creates", str(args.creates), "--clients", str(args.clients),
+               "--concurrent-creates", str(args.concurrent_creates)]
     if database_url:
         command += ["--database-url", database_url]
     out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=root).stdout
@@ -123,6 +212,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--existing", type=int, default=4000, help="inspections (3 photos each) already in the county")
     parser.add_argument("--creates", type=int, default=40)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients through gunicorn (0: none)")
+    parser.add_argument("--concurrent-creates", type=int, default=160, help="creates the clients post in all")
     parser.add_argument("--before", help="a worktree of the commit to compare against")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--before-database-url", help="another empty database for the --before run")
@@ -130,7 +221,8 @@ def main():
     parser.add_argument("--root", default=str(HERE.parent.parent), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(Path(args.root), args.existing, args.creates, args.database_url)
+        return worker(Path(args.root), args.existing, args.creates, args.database_url, args.clients,
+                      args.concurrent_creates)
     sys.path.insert(0, str(HERE.parent.parent))
     from benchmarks.figures import figure
 
@@ -140,6 +232,12 @@ def main():
     for name, r in rows:
         print(f"  {name:6}  {r['statements_per_create']:5.1f} statements/create  {r['creates_per_s']:7.1f} creates/s"
               f"  p50 {r['p50_ms']:6.1f} ms  ({r['existing_photos']} photos in the county, {engine})")
+        if args.clients:
+            print(f"          gunicorn, 2 workers, {args.clients} clients: {r['concurrent_creates_per_s']:7.1f} creates/s"
+                  f"  p50 {r['concurrent_p50_ms']:6.1f} ms  failed {r['concurrent_failures']} "
+                  f"{r['failure_statuses'] or ''}")
+            if r.get("server_log"):
+                print(r["server_log"])
     after = rows[-1][1]
     label = f"{engine}, {after['existing_photos']} photos in the county"
     if args.before:
@@ -149,9 +247,16 @@ def main():
         figure(f"JSON creates/s, sequential ({label})",
                f"{before['creates_per_s']:.1f} → {after['creates_per_s']:.1f} "
                f"({after['creates_per_s'] / before['creates_per_s']:.1f}×)")
+        if args.clients:
+            figure(f"JSON creates/s, gunicorn 2 workers, {args.clients} clients ({label})",
+                   f"{before['concurrent_creates_per_s']:.1f} → {after['concurrent_creates_per_s']:.1f} "
+                   f"({after['concurrent_creates_per_s'] / before['concurrent_creates_per_s']:.1f}×)")
     else:
         figure(f"JSON create, statements per create ({label})", f"{after['statements_per_create']:.0f}")
         figure(f"JSON creates/s, sequential ({label})", f"{after['creates_per_s']:.1f}")
+        if args.clients:
+            figure(f"JSON creates/s, gunicorn 2 workers, {args.clients} clients ({label})",
+                   f"{after['concurrent_creates_per_s']:.1f}")
 
 
 if __name__ == "__main__":
