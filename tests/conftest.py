@@ -53,6 +53,45 @@ def postgres_url(postgres_server):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+S3_BUCKET = "rie-photos"
+
+
+@pytest.fixture(scope="session")
+def rgw():
+    """One Ceph RADOS Gateway (tests/ceph_rgw.py) for the whole run, with the bucket S3_BUCKET: the S3
+    photo store's tests and the two-node tests share it, each under a prefix of its own."""
+    import time
+
+    from app.storage import S3PhotoStore
+    from tests.ceph_rgw import ThrowawayRGW
+
+    server = ThrowawayRGW()
+    server.bucket = S3_BUCKET
+    started = time.monotonic()
+    server.start()
+    server.start_seconds = time.monotonic() - started
+    S3PhotoStore(S3_BUCKET, endpoint_url=server.endpoint_url, access_key=server.access_key,
+                 secret_key=server.secret_key, region=server.region).ensure_bucket()
+    print(f"\nCeph RGW ready in {server.start_seconds:.1f} s on {server.endpoint_url}")
+    pids = server.pids()
+    assert sorted(pids) == ["client.rgw.a", "mon.a", "osd.0"]
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert not [pid for pid in pids.values() if _running(pid)]  # no daemon left running
+    assert not os.path.exists(server.root)
+
+
+def _running(pid):
+    """The process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="session", params=ENGINES)
 def app(request, tmp_path_factory):
     """The app on one engine, schema migrated and Jixi loaded."""

@@ -1,8 +1,8 @@
-"""The S3 photo store (PHOTO_STORE=s3://bucket/prefix) against a real Ceph RADOS Gateway started for
-this module (tests/ceph_rgw.py): the store's methods, presigned URLs that RGW checks (valid, tampered,
-expired), the app serving photos from S3 on both engines (ETag and 304; PHOTO_REDIRECT's 302 after
-the scope check), `flask photos migrate` from a disk store (interrupted, resumed, sha256 checks)
-and `flask photos sweep` on S3."""
+"""The S3 photo store (PHOTO_STORE=s3://bucket/prefix) against a real Ceph RADOS Gateway started once
+per run (the `rgw` fixture of tests/conftest.py, tests/ceph_rgw.py): the store's methods, presigned
+URLs that RGW checks (valid, tampered, expired), the app serving photos from S3 on both engines (ETag
+and 304; PHOTO_REDIRECT's 302 after the scope check), `flask photos migrate` from a disk store
+(interrupted, resumed, sha256 checks) and `flask photos sweep` on S3."""
 import hashlib
 import logging
 import os
@@ -26,38 +26,8 @@ from app.storage import OBJECT_CACHE_CONTROL, LocalPhotoStore, S3PhotoStore, pho
 from tests.factories import FOREIGN_VILLAGE, OTHER_TOWNSHIP, on_site_photos, refused, submission, submit
 from tests.photos import jpeg_bytes, real_photo, upload
 
-BUCKET = "rie-photos"
+BUCKET = "rie-photos"  # tests/conftest.py S3_BUCKET: the `rgw` fixture makes it
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def rgw():
-    """One gateway for the whole run (tests of both engines share it; each test uses its own prefix)."""
-    from tests.ceph_rgw import ThrowawayRGW
-
-    server = ThrowawayRGW()
-    started = time.monotonic()
-    server.start()
-    server.start_seconds = time.monotonic() - started
-    S3PhotoStore(BUCKET, endpoint_url=server.endpoint_url, access_key=server.access_key,
-                 secret_key=server.secret_key, region=server.region).ensure_bucket()
-    print(f"\nCeph RGW ready in {server.start_seconds:.1f} s on {server.endpoint_url}")
-    pids = server.pids()
-    assert sorted(pids) == ["client.rgw.a", "mon.a", "osd.0"]
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert not [pid for pid in pids.values() if _not_zombie(pid)]  # no daemon left running
-    assert not os.path.exists(server.root)
-
-
-def _not_zombie(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return False
 
 
 def s3_settings(rgw, prefix, **overrides):
