@@ -456,3 +456,25 @@ def test_a_store_that_does_not_answer_is_503_and_no_row_is_written(make_s3_app, 
 
     with app.app_context():
         assert db.session.scalar(db.select(Photo).where(Photo.sha256 == hashlib.sha256(data).hexdigest())) is None
+
+
+def test_with_photo_redirect_a_variant_not_made_yet_is_served_by_the_app(make_s3_app, make_user):
+    """A pending photo's variant is made from the original on the fly (no object to point at): the
+    app answers 200 with the provisional bytes, never a redirect to a missing object."""
+    from app.models import Photo
+
+    app = make_s3_app(PHOTO_REDIRECT=True)
+    client = app.test_client()
+    inspector = make_user("inspector")
+    photo_id = upload(client, inspector, real_photo("gps_sony_dsc-hx5v.jpg")).get_json()["id"]
+    store = app.extensions["photo_store"]
+    sha = _sha_of(app, photo_id)
+    assert client.get(f"/api/v1/photos/{photo_id}/thumb", headers=inspector.headers).status_code == 302
+    with app.app_context():  # as between the upload and its variants job
+        db.session.get(Photo, photo_id).variants_status = "pending"
+        db.session.commit()
+    store.delete(photo_key(sha, "thumb"))
+    got = client.get(f"/api/v1/photos/{photo_id}/thumb", headers=inspector.headers)
+    assert got.status_code == 200 and "Location" not in got.headers
+    assert got.data[:3] == b"\xff\xd8\xff" and "no-cache" in got.headers["Cache-Control"]
+    assert not store.exists(photo_key(sha, "thumb"))
