@@ -6,11 +6,13 @@ and 304; PHOTO_REDIRECT's 302 after the scope check), `flask photos migrate` fro
 import hashlib
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -363,7 +365,9 @@ def test_migrate_killed_midway_is_finished_by_a_second_run(make_s3_app, make_use
            **{k: v for k, v in settings.items() if k != "PHOTO_STORE"}}
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "photos", "migrate", "--to", f"s3://{BUCKET}/{prefix}", "-v"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    watchdog = threading.Timer(120, process.kill)  # never hang the suite on a child that does not print
+    watchdog.start()
     try:
         for line in process.stdout:
             if line.startswith(" copied "):
@@ -373,7 +377,7 @@ def test_migrate_killed_midway_is_finished_by_a_second_run(make_s3_app, make_use
         process.kill()
         process.wait(timeout=30)
         process.stdout.close()
-        process.stderr.close()
+        watchdog.cancel()
     assert process.returncode == -signal.SIGKILL
     target = make_s3_app(prefix=prefix).extensions["photo_store"]
     done = sorted(target.keys())
@@ -382,7 +386,10 @@ def test_migrate_killed_midway_is_finished_by_a_second_run(make_s3_app, make_use
     app.config.update({k: v for k, v in settings.items() if k != "PHOTO_STORE"})
     rest = app.test_cli_runner().invoke(args=["photos", "migrate", "--to", f"s3://{BUCKET}/{prefix}"])
     assert rest.exit_code == 0, rest.output
-    assert f"copied {len(keys) - len(done)} (" in rest.output and f"skipped {len(done)} already there" in rest.output
+    copied = int(re.search(r"copied (\d+) \(", rest.output).group(1))
+    skipped = int(re.search(r"skipped (\d+) already there", rest.output).group(1))
+    # a PUT the gateway was still finishing at the kill may land after the listing above: it is skipped too
+    assert copied >= 1 and skipped >= len(done) and copied + skipped == len(keys)
     assert sorted(target.keys()) == keys
 
 
