@@ -92,16 +92,17 @@ def broker_url(app):
 
 
 def make_huey(url, name=DEFAULT_NAME):
-    """The Huey for a JOB_BROKER URL; ValueError for any other scheme."""
+    """The Huey for a JOB_BROKER URL; ValueError for any other scheme. No result store: nothing
+    reads a job's return value (the database has the outcome), so none piles up in the broker."""
     if url == "immediate":
-        return MemoryHuey(name, immediate=True)
+        return MemoryHuey(name, immediate=True, results=False)
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):])
         path.parent.mkdir(parents=True, exist_ok=True)
         # a table per queue name: several installations may share one file too
-        return SqliteHuey(name, filename=str(path), timeout=10)
+        return SqliteHuey(name, filename=str(path), timeout=10, results=False)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(name, url=url)
+        return RedisHuey(name, url=url, results=False)
     raise ValueError(f"JOB_BROKER must be `immediate`, `sqlite:///path` or `redis://…`, not {url!r}")
 
 

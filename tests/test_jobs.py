@@ -320,6 +320,8 @@ def test_a_real_worker_makes_the_variants_and_hash_and_delivers_the_webhook(app,
             log.seek(0)
             output = log.read()
         assert "Traceback" not in output, output
+        queue = make_huey(url, name)
+        assert queue.result_count() == 0  # no job's return value left behind in the broker
         with web.app_context():
             db.engine.dispose()
 
