@@ -105,10 +105,11 @@ def render_nginx(prefix, listen_port, upstream, **values):
     return conf
 
 
-def start_nginx(prefix, upstream):
-    """nginx in front of `upstream` (one address or a list): (process, port)."""
+def start_nginx(prefix, upstream, **values):
+    """nginx in front of `upstream` (one address or a list), other settings as render_nginx's:
+    (process, port)."""
     port = free_port()
-    conf = render_nginx(prefix, port, upstream)
+    conf = render_nginx(prefix, port, upstream, **values)
     proc = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf), "-e", str(Path(prefix) / "startup.log"),
                              "-g", "daemon off;"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     until = time.monotonic() + 10
