@@ -402,7 +402,7 @@ def test_migrate_refuses_a_target_that_is_not_s3(make_s3_app):
 # --- flask photos sweep on S3 -----------------------------------------------------------------
 
 def test_sweep_removes_old_orphans_from_s3_and_keeps_the_rest(make_s3_app, make_user):
-    app = make_s3_app(PHOTO_SWEEP_MIN_AGE_SECONDS=2)
+    app = make_s3_app(PHOTO_SWEEP_MIN_AGE_SECONDS=3)  # S3 times are whole seconds: a margin of two
     client = app.test_client()
     store = app.extensions["photo_store"]
     kept = upload(client, make_user("inspector"), jpeg_bytes(700)).get_json()["sha256"]
@@ -411,7 +411,7 @@ def test_sweep_removes_old_orphans_from_s3_and_keeps_the_rest(make_s3_app, make_
     for key in old:
         store.put(key, b"o" * 100)
     store.put("notes/readme.txt", b"not a photo key")
-    time.sleep(2.2)
+    time.sleep(3.2)
     young = photo_key(young_sha)
     store.put(young, b"y" * 10)
 
