@@ -71,24 +71,27 @@ def test_rates_csv_cells_equal_the_json(client, bureau, history):
         assert got == [csv_cell(json_value(want, t)) for t in titles]
 
 
+def report_value(value):
+    """What the XLSX report writes for a JSON value: true/false as Yes/No, the rest as it is."""
+    return {True: "Yes", False: "No"}.get(value, value) if isinstance(value, bool) else value
+
+
 def test_rates_xlsx_numbers_are_numbers_and_equal_the_json(client, bureau, history):
+    # the report's titles carry their unit after the field ('tap_water.gap (households)')
     answer = rates_json(client, bureau)
     english = openpyxl.load_workbook(io.BytesIO(export(client, bureau, format="xlsx", **PARAMS).data))
-    _, titles, _ = table_of([list(r) for r in english.active.iter_rows(values_only=True)], "code")
-    book = openpyxl.load_workbook(io.BytesIO(export(client, bureau, format="xlsx", lang="zh", **PARAMS).data))
-    header, zh_titles, rows = table_of([list(r) for r in book.active.iter_rows(values_only=True)], "区划代码")
-    assert header[0][:3] == ["行政区划", "230382", answer["division"]["name"]]
-    assert header[1][:2] == ["统计期", "2026-Q3"]
-    assert "垃圾收转运体系稳定运行·达标率" in zh_titles and "生活污水治理·按户达标率" in zh_titles
+    _, unit_titles, rows = table_of([list(r) for r in english.active.iter_rows(values_only=True)], "code")
+    titles = [t.split(" (")[0] for t in unit_titles]
     for got, want in zip(rows, answer["rows"]):
         for title, cell in zip(titles, got):
-            value = json_value(want, title)
-            if title == "level":
-                assert cell == "乡镇"
-            else:
-                assert cell == value and isinstance(cell, str) == isinstance(value, str), title
+            value = report_value(json_value(want, title))
+            assert cell == value and isinstance(cell, str) == isinstance(value, str), title
     rate_column = titles.index("garbage_stable.rate")
     assert all(isinstance(r[rate_column], (int, float)) for r in rows if r[titles.index("population")])
+    book = openpyxl.load_workbook(io.BytesIO(export(client, bureau, format="xlsx", lang="zh", **PARAMS).data))
+    _, zh_titles, zh_rows = table_of([list(r) for r in book.active.iter_rows(values_only=True)], "区划代码")
+    assert "垃圾收转运体系稳定运行·达标率（按村）" in zh_titles and "生活污水治理·按户达标率" in zh_titles
+    assert [r[2] for r in zh_rows] == ["乡镇"] * len(answer["rows"]) + ["合计"]
 
 
 def test_rates_xlsx_total_row_is_the_division(client, bureau, history):
@@ -97,7 +100,23 @@ def test_rates_xlsx_total_row_is_the_division(client, bureau, history):
     _, titles, rows = table_of([list(r) for r in book.active.iter_rows(values_only=True)], "code")
     total = rows[-1]
     assert total[2] == "total" and total[titles.index("population")] == answer["division"]["population"]
-    assert total[titles.index("tap_water.households_met")] == answer["division"]["metrics"]["tap_water"]["households_met"]
+    assert total[titles.index("tap_water.households_met (households)")] == (
+        answer["division"]["metrics"]["tap_water"]["households_met"])
+
+
+def test_rates_csv_and_geojson_state_the_definition_in_chinese(client, bureau, history):
+    text = export(client, bureau, format="csv", lang="zh", **PARAMS).get_data(as_text=True)
+    header, titles, rows = table_of(list(csv.reader(io.StringIO(text.lstrip("\ufeff")))), "区划代码")
+    rules = {line[1]: line[2] for line in header if line and line[0] == "口径"}
+    assert rules["rate"] == "达标率 = 达标村数 ÷ 纳入统计村数；未知按未达标计。"
+    assert set(rules) == {"population", "status", "rate", "coverage", "target", "gap", "sewage_treated.households",
+                          "tap_water"}
+    assert {r[titles.index("垃圾收转运体系稳定运行·是否达到目标")] for r in rows} <= {"是", "否", ""}
+    english = export(client, bureau, format="csv", **PARAMS).get_data(as_text=True)
+    assert "unknown counts as not met" in english and "未知按未达标计" not in english
+    collection = json.loads(export(client, bureau, format="geojson", lang="zh", **PARAMS).data)
+    assert collection["definition"]["rules"]["rate"] == rules["rate"]
+    assert collection["features"][0]["properties"]["code"] == rows[0][0]  # the properties keep their keys
 
 
 def test_rates_geojson_features_have_shapes_and_the_json_numbers(client, bureau, history):
@@ -149,6 +168,7 @@ def test_inspection_xlsx_has_chinese_headers_and_typed_cells(client, bureau, his
     book = openpyxl.load_workbook(io.BytesIO(export(client, bureau, INSPECTIONS, format="xlsx", lang="zh",
                                                     division="230382").data))
     rows = list(book.active.iter_rows(values_only=True))
+    rows = rows[next(i for i, r in enumerate(rows) if r[0] == "编号"):]  # below the report's title block
     assert rows[0][:4] == ("编号", "客户端编号", "村代码", "村名称")
     ids = [r[0] for r in rows[1:]]
     assert ids == [h.id for h in history if h.village_code.startswith("230382")]
@@ -187,7 +207,7 @@ def test_rates_report_command_writes_the_same_numbers(app, bureau, history, tmp_
     _, titles, rows = table_of([list(r) for r in openpyxl.load_workbook(out).active.iter_rows(values_only=True)], "code")
     assert [r[0] for r in rows[:-1]] == [r["code"] for r in answer["rows"]]
     for got, want in zip(rows, answer["rows"]):
-        assert got[titles.index("village_clean.met")] == want["metrics"]["village_clean"]["met"]
+        assert got[titles.index("village_clean.met (villages)")] == want["metrics"]["village_clean"]["met"]
 
 
 def test_rates_report_command_json(app, history, tmp_path):

@@ -17,7 +17,7 @@ from app.schemas.rates import (
     TrendArgs,
     TrendSchema,
 )
-from app.services import exports
+from app.services import exports, report_pdf
 from app.services.rates import (
     compute_rates,
     compute_trend,
@@ -31,7 +31,11 @@ blp = Blueprint("rates", __name__, url_prefix="/api/v1",
 
 FILE_RESPONSE = {"description": "the file (CSV, XLSX or GeoJSON), streamed",
                  "content": {t.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
-                             for t in exports.MEDIA_TYPES.values()}}
+                             for f, t in exports.MEDIA_TYPES.items() if f != "pdf"}}
+RATES_FILE_RESPONSE = {"description": "the file (CSV, XLSX, GeoJSON or PDF), streamed",
+                       "content": {t.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+                                   for t in exports.MEDIA_TYPES.values()}}
+RATE_EXPORTS = {**exports.RATE_EXPORTS, "pdf": report_pdf.rates_pdf}
 
 
 def file_response(chunks, fmt, stem):
@@ -62,14 +66,24 @@ class Rates(MethodView):
 
 @blp.route("/rates/export")
 class RatesExport(MethodView):
-    @blp.doc(responses={"200": FILE_RESPONSE})
+    @blp.doc(responses={"200": RATES_FILE_RESPONSE})
     @blp.arguments(RatesExportArgs, location="query")
     @auth_required(min_role="reviewer")
     def get(self, args):
-        """The same rates as CSV or XLSX (header block with division, period and definition; lang=zh
-        for Chinese column headers) or GeoJSON (each row's boundary or point with its numbers)."""
-        result = _rates(args)
-        chunks = exports.RATE_EXPORTS[args["format"]](result, args["lang"])
+        """The same rates as CSV (header block with division, period and definition), XLSX (a formatted
+        report: title block with the 口径, who and when; percentages; the division total; a second sheet
+        with every village's status and the inspection it comes from), GeoJSON (each row's boundary or
+        point with its numbers) or PDF (the report with a map and the 12-month trend); lang=zh for
+        Chinese headers and definition."""
+        division = division_in_scope_or_404(args["division"])
+        query = make_query(division, args["period"] or current_year_key(), args.get("level"))
+        if args["format"] == "xlsx" and query.level == "village":
+            # the report's village sheet reads the villages itself (one statement): the summary sheet
+            # needs only the division's totals, not the village-level answer
+            result = exports.village_report_result(query, metric=args.get("metric"), status=args.get("status"))
+        else:
+            result = compute_rates(query, status=args.get("status"), metric=args.get("metric"))
+        chunks = RATE_EXPORTS[args["format"]](result, args["lang"], user=g.user)
         return file_response(chunks, args["format"], f"rates-{result['division']['code']}-{result['period']}")
 
 
@@ -111,9 +125,10 @@ class InspectionsExport(MethodView):
     @blp.arguments(InspectionExportArgs, location="query")
     @auth_required()
     def get(self, args):
-        """Inspections in your scope (inspectors: your own) as CSV, XLSX or GeoJSON, streamed; the
-        filters are those of the inspection list: status, village, division, from, to (China dates),
-        flag (a code, any, none) and source."""
+        """Inspections in your scope (inspectors: your own) as CSV, XLSX (a report: title block with
+        the scope, filters, who and when) or GeoJSON, streamed; the filters are those of the inspection
+        list: status, village, division, from, to (China dates), flag (a code, any, none) and source."""
         fmt, lang = args.pop("format"), args.pop("lang")
         stmt = exports.inspection_export_query(g.user, **args)
-        return file_response(exports.INSPECTION_EXPORTS[fmt](stmt, lang), fmt, "inspections")
+        chunks = exports.INSPECTION_EXPORTS[fmt](stmt, lang, user=g.user, filters=args)
+        return file_response(chunks, fmt, "inspections")
