@@ -326,6 +326,46 @@ def test_a_real_worker_makes_the_variants_and_hash_and_delivers_the_webhook(app,
             db.engine.dispose()
 
 
+def test_a_worker_killed_with_a_photo_job_in_hand_loses_nothing(app, database, inspector, tmp_path, engine_name):
+    """SIGKILL while the job runs: Huey deleted the message when the worker took it, so the queue
+    is empty and the job gone — the row still says pending, and the sweep completes the photo. The
+    job is held mid-way by a lock on the photos (a writer's lock on SQLite), so the kill lands
+    while it runs."""
+    url, name = f"sqlite:///{tmp_path / 'jobs.sqlite3'}", f"rie-test-{secrets.token_hex(4)}"
+    web = make_app(app.config["DATABASE_URL"], app.config["PHOTO_ROOT"], JOB_BROKER=url, JOB_NAME=name)
+    queue = make_huey(url, name)
+    photo_id = upload(web.test_client(), inspector, jpeg_bytes(41, size=(1600, 1200))).get_json()["id"]
+    assert photo_row(app, photo_id)["status"] == "pending" and queue.pending_count() == 1
+    env = {**os.environ, "APP_ENV": "testing", "FLASK_APP": "wsgi", "DATABASE_URL": app.config["DATABASE_URL"],
+           "PHOTO_ROOT": app.config["PHOTO_ROOT"], "JOB_BROKER": url, "JOB_NAME": name}
+    log = (tmp_path / "worker.log").open("w+")
+    with web.app_context():
+        lock = db.engine.connect()
+        held = lock.begin()  # SQLite: BEGIN IMMEDIATE (app/database.py)
+        if engine_name == "postgresql":
+            lock.exec_driver_sql("LOCK TABLE photos IN ACCESS EXCLUSIVE MODE")
+        worker = subprocess.Popen([sys.executable, "-m", "flask", "jobs", "worker", "--workers", "1", "--no-periodic"],
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: "Executing app.jobs.run_job" in (tmp_path / "worker.log").read_text(),
+                     what="the worker taking the job")
+            time.sleep(0.3)
+            worker.kill()  # SIGKILL: no cleanup, no retry queued
+            worker.wait(timeout=10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+            held.rollback()
+            lock.close()
+        db.engine.dispose()
+    assert queue.pending_count() == 0 and queue.scheduled_count() == 0  # the job is gone with the worker
+    assert photo_row(app, photo_id)["status"] == "pending"  # the database still says what is unfinished
+    with app.app_context():
+        assert sweep_pending_photos(min_age_seconds=0) == {"ready": 1, "failed": 0}
+    assert photo_row(app, photo_id)["status"] == "ready" and stored(app, photo_id, "thumb")
+
+
 # --- ./scripts/run: the worker beside the embedded server --------------------------------------
 
 def free_port():
