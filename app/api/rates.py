@@ -12,11 +12,10 @@ from app.schemas.rates import (
     RatesSchema,
     TargetArgs,
     TargetInSchema,
-    TargetSchema,
-    TargetsSchema,
     TrendArgs,
     TrendSchema,
 )
+from app.schemas.targets import TargetAnswerSchema, TargetsAnswerSchema
 from app.services import exports, report_pdf
 from app.services.rates import (
     compute_rates,
@@ -102,14 +101,14 @@ class RatesTrend(MethodView):
 @blp.route("/targets")
 class Targets(MethodView):
     @blp.arguments(TargetArgs, location="query")
-    @blp.response(200, TargetsSchema)
+    @blp.response(200, TargetsAnswerSchema)
     @auth_required(min_role="bureau")
     def get(self, args):
         """The targets that apply to a division (default: your scope) in a year, and the stored rows."""
         return list_targets(args["year"] or int(current_year_key()), g.user, args.get("division"))
 
     @blp.arguments(TargetInSchema)
-    @blp.response(200, TargetSchema)
+    @blp.response(200, TargetAnswerSchema)
     @auth_required(min_role="bureau")
     def put(self, data):
         """Set a target (fraction 0..1) for a metric and year: the year's default, or an override for a

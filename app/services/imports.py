@@ -235,14 +235,18 @@ def import_inspections(source, *, actor=None, progress=None, file_name=None, sco
 
 def _preview(result, rows, existing, seen):
     """A dry run's rows (with village names; `change` created, or unchanged when the client_uuid is
-    stored) and a point per row: its own location, else its village's."""
+    stored), a point per row (its own location, else its village's) and, to show where they are,
+    the outline of each village named (`change` = context)."""
     codes = sorted({r["village_code"] for r in rows})
     villages = {}
     for start in range(0, len(codes), LOOKUP_BATCH):
-        for code, name, point in db.session.execute(
-                select(Division.code, Division.name, Division.point_geom)
+        for code, name, point, boundary in db.session.execute(
+                select(Division.code, Division.name, Division.point_geom, Division.boundary_geom)
                 .where(Division.code.in_(codes[start:start + LOOKUP_BATCH]))):
             villages[code] = (name, geo.from_db(point))
+            if boundary is not None and len(result.features) < PREVIEW_MAX_FEATURES:
+                result.features.append({"type": "Feature", "geometry": geo.to_geojson(geo.from_db(boundary)),
+                                        "properties": {"code": code, "name": name, "change": "context"}})
     for r in rows[:PREVIEW_MAX_FEATURES]:
         name, village_point = villages.get(r["village_code"], (None, None))
         change = "unchanged" if r["client_uuid"] in existing else "created"

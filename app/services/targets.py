@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from app.access import code_in_scope
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
-from app.models import DEFAULT_TARGETS, METRICS, Division, Target
+from app.models import DEFAULT_TARGETS, METRICS, Division, Target, User
 from app.services.audit import record_audit
 from app.services.rates import TargetBook
 
@@ -34,7 +34,28 @@ def list_targets(year, user, division_code=None):
         )).order_by(Target.metric, Target.division_code)
     ).all()
     return {"year": year, "division": {"code": division.code, "name": division.name, "level": division.level},
-            "effective": effective, "stored": rows, "plan_defaults": DEFAULT_TARGETS}
+            "effective": effective, "stored": target_answers(rows), "plan_defaults": DEFAULT_TARGETS}
+
+
+def target_answers(rows):
+    """Stored target rows as answered: each with its division's name (overrides), who set it
+    (`set_by`: id, username, display name; null once that account is deleted) and when (`set_at`)."""
+    user_ids = {r.updated_by_id for r in rows if r.updated_by_id is not None}
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    codes = {r.division_code for r in rows if r.division_code}
+    names = dict(db.session.execute(select(Division.code, Division.name).where(Division.code.in_(codes))).all()) \
+        if codes else {}
+    answers = []
+    for r in rows:
+        setter = users.get(r.updated_by_id)
+        answers.append({
+            "id": r.id, "metric": r.metric, "year": r.year, "division_code": r.division_code,
+            "division_name": names.get(r.division_code), "value": r.value, "updated_at": r.updated_at,
+            "set_at": r.updated_at,
+            "set_by": None if setter is None else {"id": setter.id, "username": setter.username,
+                                                   "display_name": setter.display_name},
+        })
+    return answers
 
 
 def _inherited_target(metric, year, division):
@@ -74,4 +95,4 @@ def set_target(metric, year, value, user, division_code=None):
     db.session.flush()
     record_audit("target.set", "target", row.id, actor=user, division_code=code or None,
                  details={"metric": metric, "year": year, "from": old, "to": value})
-    return row
+    return target_answers([row])[0]
