@@ -13,6 +13,11 @@ import { renderInspection } from "./views/inspection.js";
 import { renderReview } from "./views/review.js";
 import { renderRates } from "./views/rates.js";
 import { renderUsers } from "./views/admin/users.js";
+import { renderAudit } from "./views/admin/audit.js";
+import { renderWebhooks } from "./views/admin/webhooks.js";
+import { renderTargets } from "./views/admin/targets.js";
+import { renderDivisions } from "./views/admin/divisions.js";
+import { renderImports } from "./views/admin/imports.js";
 import { renderPassword } from "./views/password.js";
 
 const ALL = ["inspector", "reviewer", "bureau", "admin"];
@@ -32,6 +37,11 @@ const ROUTES = {
   records: { render: renderMine, roles: ABOVE, nav: "nav_records" },
   inspection: { render: renderInspection, roles: ALL, title: "inspection_title" },
   users: { render: renderUsers, roles: ["admin"], nav: "nav_users" },
+  audit: { render: renderAudit, roles: ["admin"], nav: "nav_audit" },
+  webhooks: { render: renderWebhooks, roles: ["admin"], nav: "nav_webhooks" },
+  targets: { render: renderTargets, roles: ["bureau", "admin"], nav: "nav_targets" },
+  divisions: { render: renderDivisions, roles: ["admin"], nav: "nav_divisions" },
+  imports: { render: renderImports, roles: ["admin"], nav: "nav_imports" },
   password: { render: renderPassword, roles: ALL, title: "password_title" },
 };
 
