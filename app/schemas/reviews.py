@@ -81,6 +81,8 @@ class QueueItemSchema(Schema):
     households = fields.Integer(allow_none=True)
     flag_count = fields.Integer()
     flags = fields.List(fields.Nested(FlagSchema))
+    checks_pending = fields.Boolean(metadata={
+        "description": "true while a photo's perceptual hash is being made: photo_reused is not final yet"})
     photos = fields.List(fields.Nested(QueuePhotoSchema))
     previous_approved = fields.Nested(PreviousApprovedSchema, allow_none=True, metadata={
         "description": "the village's latest approved inspection observed before this one, for comparison"})
@@ -210,6 +212,7 @@ class AuditArgs(PageArgs):
     object_type = fields.String(validate=validate.Length(max=20), metadata={"description": "e.g. inspection"})
     object_id = fields.String(validate=validate.Length(max=40))
     actor = fields.Integer(metadata={"description": "user id"})
+    division = division_code(metadata={"description": "only entries of divisions in this subtree"})
     since = fields.AwareDateTime(data_key="from", metadata={"description": "at or after (ISO 8601 with offset)"})
     until = fields.AwareDateTime(data_key="to", metadata={"description": "before (ISO 8601 with offset)"})
 
@@ -218,6 +221,8 @@ class AuditArgs(PageArgs):
 
 class DeliveryArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(("pending", "delivered", "failed")))
+    endpoint = fields.Integer(validate=validate.Range(min=0, max=9223372036854775807), metadata={
+        "description": "only deliveries to this webhook endpoint (id); 0: only those to WEBHOOK_URLS"})
 
 
 class DeliverySchema(Schema):
@@ -226,6 +231,8 @@ class DeliverySchema(Schema):
     township_code = fields.String()
     inspection_id = fields.Integer(allow_none=True)
     url = fields.String()
+    endpoint_id = fields.Integer(allow_none=True, metadata={
+        "description": "the webhook endpoint it goes to; null: WEBHOOK_URLS (or the endpoint was deleted)"})
     status = fields.String(metadata={"description": "pending (will be retried) | delivered | failed"})
     attempts = fields.Integer()
     last_status_code = fields.Integer(allow_none=True)
