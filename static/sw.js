@@ -1,7 +1,7 @@
 // Keeps the client's own files so it opens without a network (offline-first for inspectors).
 // Network first, cache as the fallback: a deployed change is picked up whenever online.
 // The API is never cached here: the outbox in IndexedDB handles offline submissions.
-const CACHE = "rie-shell-v5";
+const CACHE = "rie-shell-v8";
 const SHELL = [
   "/",
   "/static/client/app.css",
@@ -42,12 +42,19 @@ const SHELL = [
   "/static/client/views/review/thumbs.js",
   "/static/client/views/rates.js",
   "/static/client/views/rates/controls.js",
+  "/static/client/views/rates/evidence.js",
   "/static/client/views/rates/map.js",
+  "/static/client/views/rates/print.js",
   "/static/client/views/rates/shared.js",
   "/static/client/views/rates/table.js",
   "/static/client/views/rates/trend.js",
   "/static/client/views/rates/vendor.js",
   "/static/client/views/admin/users.js",
+  "/static/client/views/admin/audit.js",
+  "/static/client/views/admin/webhooks.js",
+  "/static/client/views/admin/targets.js",
+  "/static/client/views/admin/divisions.js",
+  "/static/client/views/admin/imports.js",
   "/static/client/views/password.js",
   "/static/client/manifest.webmanifest",
 ];

@@ -1,5 +1,5 @@
 // The map of the villages by status for one metric (Leaflet, vector shapes; base tiles only when
-// config.js sets them), its legend and the counts in words.
+// config.js sets them), its legend and the counts in words. A click on a village opens its evidence.
 import { api } from "../../api.js";
 import { TILE_LAYERS } from "../../config.js";
 import { errorText, t } from "../../i18n.js";
@@ -15,7 +15,7 @@ async function villageShapes({ division, period }) {
 }
 
 function legend() {
-  return h("ul", { class: "legend", "aria-label": t("map_title") }, ["met", "not_met", "unknown"].map((s) =>
+  return h("ul", { class: "legend", "aria-label": t("map_title") }, ["met", "not_met", "unknown", "not_counted"].map((s) =>
     h("li", {}, swatch(STATUS_COLOUR[s]), statusText(s))));
 }
 
@@ -27,13 +27,20 @@ function countsText(geojson, metric) {
     + `${statusText("unknown")} ${counts.unknown}. ${t("synthetic_note")}`;
 }
 
-/** statusMap(current) → {el, draw(), destroy()}; current() → {division, period, stale()}. */
-export function statusMap(current) {
+/** A village's status for the map: 不纳入统计 for the kinds not counted (urban communities, farms). */
+function statusOf(properties, key) {
+  return properties.counted === false ? "not_counted" : properties[key];
+}
+
+/** statusMap(current, {onVillage, below}) → {el, draw(), destroy()}; current() → {division, period, stale()};
+ * onVillage(code, name) when a village is clicked; `below`: an element shown under the map (its evidence). */
+export function statusMap(current, { onVillage, below } = {}) {
   const select = metricSelect("map-metric");
   const mapEl = h("div", { id: "map", class: "map", role: "img", "aria-label": t("map_title") });
   const note = h("p", { class: "muted" });
   let map = null;
   let layer = null;
+  let draws = 0; // a draw overtaken by a later one (another metric, division or period) is dropped
 
   function show(geojson, metric) {
     const L = window.L;
@@ -45,32 +52,40 @@ export function statusMap(current) {
     const key = `${metric}.status`;
     layer = L.geoJSON(geojson, {
       filter: (f) => Boolean(f.geometry),
-      style: (f) => ({ color: "#333", weight: 0.6, fillOpacity: 0.7, fillColor: STATUS_COLOUR[f.properties[key]] }),
+      style: (f) => ({ color: "#333", weight: 0.6, fillOpacity: 0.7, fillColor: STATUS_COLOUR[statusOf(f.properties, key)],
+                       dashArray: f.properties.counted === false ? "3 3" : null }),
       pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 5 }),
-      onEachFeature: (f, l) => l.bindTooltip(`${f.properties.name}: ${statusText(f.properties[key])}`),
+      onEachFeature: (f, l) => {
+        const { code, name } = f.properties;
+        l.bindTooltip(`${name}: ${statusText(statusOf(f.properties, key))}`);
+        l.on("add", () => { const path = l.getElement(); if (path) { path.dataset.code = code; path.classList.add("village-shape"); } });
+        if (onVillage) l.on("click", () => onVillage(code, name));
+      },
     }).addTo(map);
     const bounds = layer.getBounds();
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [8, 8] });
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [8, 8], animate: false });
     setTimeout(() => map.invalidateSize(), 0);
   }
 
   async function draw() {
     const query = current();
+    const mine = ++draws;
     let geojson;
     try {
       geojson = await villageShapes(query);
     } catch (err) {
-      note.textContent = errorText(err) || String(err);
+      if (mine === draws && !query.stale()) note.textContent = errorText(err) || String(err);
       return;
     }
-    if (query.stale()) return;
+    if (mine !== draws || query.stale()) return;
     show(geojson, select.value);
     note.textContent = countsText(geojson, select.value);
+    Object.assign(mapEl.dataset, { division: query.division, period: query.period, metric: select.value }); // what is drawn
   }
 
   select.addEventListener("change", draw);
   const el = h("section", { class: "card", "aria-labelledby": "map-h" }, h("h2", { id: "map-h" }, t("map_title")),
-    field(t("map_metric"), select), mapEl, legend(), note);
+    field(t("map_metric"), select), onVillage ? h("p", { class: "small no-print" }, t("map_click_hint")) : null, mapEl, legend(), note, below || null);
   return { el, draw, destroy: () => { if (map) map.remove(); } };
 }
 

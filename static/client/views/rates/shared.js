@@ -3,10 +3,11 @@ import { t } from "../../i18n.js";
 import { h } from "../../ui.js";
 
 export const METRICS = ["garbage_stable", "sewage_treated", "village_clean", "tap_water"];
-export const STATUS_COLOUR = { met: "#1a7f37", not_met: "#c62828", unknown: "#8a8a8a" };
+export const STATUS_COLOUR = { met: "#1a7f37", not_met: "#c62828", unknown: "#8a8a8a", not_counted: "#ffffff" };
 
 export function statusText(status) {
-  return { met: `✓ ${t("legend_met")}`, not_met: `✗ ${t("legend_not_met")}`, unknown: `? ${t("legend_unknown")}` }[status] || status;
+  return { met: `✓ ${t("legend_met")}`, not_met: `✗ ${t("legend_not_met")}`, unknown: `? ${t("legend_unknown")}`,
+           not_counted: `– ${t("not_counted")}` }[status] || status;
 }
 
 /** This year and month in China time. */

@@ -1,6 +1,6 @@
 // The rates table: one row per division at the chosen level (a button drills down) and the
 // division's total; at village level, each village's status per metric.
-import { percent, t } from "../../i18n.js";
+import { formatDate, formatDateTime, percent, t } from "../../i18n.js";
 import { button, h } from "../../ui.js";
 import { METRICS, statusText } from "./shared.js";
 
@@ -11,11 +11,18 @@ function countButton(n, metric, status, onCell, label) {
   return button(text, () => onCell(metric, status), { class: "link cell", dataset: { metric, status } });
 }
 
+/** Which rate the big number is where two could be read: tap water by household, sewage by village. */
+function rateLabel(metric, m) {
+  if (m.basis === "households") return h("span", { class: "basis" }, `${t("by_household")} `);
+  if (metric === "sewage_treated") return h("span", { class: "basis" }, `${t("by_village")} `);
+  return null;
+}
+
 function metricCell(m, metric, onCell) {
   const cls = m.on_target === true ? "on" : m.on_target === false ? "off" : "";
   const status = m.on_target === true ? t("on_target") : m.on_target === false ? t("off_target") : "—";
   return h("td", { class: `metric ${cls}` },
-    h("div", { class: "rate" }, h("strong", {}, percent(m.rate)), " ", h("span", { class: "status" }, status)),
+    h("div", { class: "rate" }, rateLabel(metric, m), h("strong", {}, percent(m.rate)), " ", h("span", { class: "status" }, status)),
     m.basis === "households"
       ? h("div", { class: "small households" }, `${m.households_met}/${m.households} ${t("households_unit")}`,
         ` · ${t("target")} ${percent(m.target)}`, ` · ${t("gap_households")} ${m.gap} ${t("households_unit")}`)
@@ -36,7 +43,9 @@ function villageCell(m, counted) {
   return h("td", { class: `metric village-${m.status}` }, statusText(m.status),
     m.households != null && m.households_with_tap != null
       ? h("span", { class: "small" }, ` ${m.households_with_tap}/${m.households} ${t("households_unit")}`) : null,
-    m.inspection_id ? h("a", { class: "small", href: `#/inspection/${m.inspection_id}` }, ` #${m.inspection_id}`) : null);
+    m.inspection_id ? h("a", { class: "small", href: `#/inspection/${m.inspection_id}` }, ` #${m.inspection_id}`) : null,
+    m.observed_at ? h("time", { class: "small", datetime: m.observed_at, title: formatDateTime(m.observed_at) },
+                      ` ${formatDate(m.observed_at)}`) : null);
 }
 
 function divisionRow(row, { total, onDrill, onCell }) {
