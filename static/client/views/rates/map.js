@@ -83,10 +83,20 @@ export function statusMap(current, { onVillage, below } = {}) {
     Object.assign(mapEl.dataset, { division: query.division, period: query.period, metric: select.value }); // what is drawn
   }
 
+  /** Print (or its preview) gives the map another size (A4 landscape, 120 mm high): fit the villages again. */
+  function refit() {
+    if (!map || !layer) return;
+    map.invalidateSize({ animate: false });
+    const bounds = layer.getBounds();
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [8, 8], animate: false });
+  }
+  const printing = window.matchMedia("print");
+  printing.addEventListener("change", refit);
+
   select.addEventListener("change", draw);
   const el = h("section", { class: "card", "aria-labelledby": "map-h" }, h("h2", { id: "map-h" }, t("map_title")),
     field(t("map_metric"), select), onVillage ? h("p", { class: "small no-print" }, t("map_click_hint")) : null, mapEl, legend(), note, below || null);
-  return { el, draw, destroy: () => { if (map) map.remove(); } };
+  return { el, draw, destroy: () => { printing.removeEventListener("change", refit); if (map) map.remove(); } };
 }
 
 
