@@ -429,3 +429,20 @@ def _try_upload(port, user):
         return http_upload(port, user, jpeg_bytes(31, size=(1600, 1200)))
     except OSError:
         return None
+
+
+def test_a_review_queue_item_says_its_checks_are_pending(app, client, inspector, reviewer):
+    photos = on_site_photos(client, inspector, seed=700)
+    pending = photos[PHOTO_ASPECTS[0]][0]
+    as_if_the_job_was_lost(app, pending)
+    made = submit(client, inspector, submission(app, photos)).get_json()
+    clean = submit(client, inspector, submission(app, on_site_photos(client, inspector, seed=800))).get_json()
+
+    def items():
+        queue = client.get("/api/v1/review-queue", headers=reviewer.headers).get_json()
+        return {i["id"]: i for i in queue["items"]}
+
+    assert items()[made["id"]]["checks_pending"] is True and items()[clean["id"]]["checks_pending"] is False
+    with app.app_context():
+        sweep_pending_photos(min_age_seconds=0)
+    assert items()[made["id"]]["checks_pending"] is False
