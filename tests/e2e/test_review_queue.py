@@ -45,3 +45,32 @@ def test_bulk_approves_unflagged_and_r_rejects_with_comment(database, make_user,
     rows = sql(app, "SELECT i.status, r.decision, r.comment FROM inspections i JOIN reviews r ON r.inspection_id = i.id "
                     "WHERE i.id = :i", i=flagged)
     assert [tuple(r) for r in rows] == [("rejected", "reject", "位置不在本村")]
+
+
+def test_an_item_whose_photos_are_still_being_checked_says_so_and_bulk_approval_leaves_it(database, make_user,
+                                                                                         new_context):
+    """Until its photos' hashes are made (a background job), an item without flags is not "clean":
+    its card says the check is pending and the bulk approval of unflagged items leaves it out."""
+    app = database
+    reviewer = make_user("reviewer", TOWNSHIP)
+    code, *_ = first_rural_village(app)
+    plain = factories.create_inspection(app, village=code, garbage_stable=True).id
+    checking = factories.create_inspection(app, village=code, garbage_stable=True, photos=["garbage"])
+    with app.app_context():  # as between the upload and its variants job
+        db.session.execute(db.text("UPDATE photos SET variants_status = 'pending' WHERE id = :p"),
+                           {"p": checking.photo_ids[0]})
+        db.session.commit()
+
+    page = new_context(viewport=DESKTOP).new_page()
+    log_in(page, reviewer)
+    pending_card = page.locator(f'.review-item[data-id="{checking.id}"]')
+    assert "照片查重中，警示尚未确定" in pending_card.locator(".flags").inner_text()
+    assert "无警示" not in pending_card.locator(".flags").inner_text()
+    assert "无警示" in page.locator(f'.review-item[data-id="{plain}"] .flags').inner_text()
+
+    page.get_by_role("button", name="批量通过无警示的 2 条").click()
+    dialog = page.locator("#confirm-dialog", has_text="通过 1 条无警示巡查？")
+    assert "1 条的照片仍在查重，未包含在内" in dialog.inner_text()
+    dialog.get_by_role("button", name="通过这 1 条").click()
+    page.wait_for_function("() => document.querySelectorAll('.review-item').length === 1")
+    assert dict(sql(app, "SELECT id, status FROM inspections")) == {plain: "approved", checking.id: "submitted"}

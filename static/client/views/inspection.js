@@ -129,9 +129,10 @@ export async function renderInspection(main, { params }) {
           : t("without_location")),
         review ? h("p", { class: "review-comment" }, h("strong", {}, `${t("reviewer_comment")} (${t(review.decision)}): `),
           review.comment || t("none")) : null,
-        h("ul", { class: "flags", "aria-label": t("flags") }, inspection.flags.length
-          ? inspection.flags.map((f) => h("li", {}, badge(`⚠ ${flagText(f)}`, "warn")))
-          : h("li", {}, badge(`✓ ${t("no_flags")}`, "ok"))),
+        h("ul", { class: "flags", "aria-label": t("flags") },
+          inspection.flags.map((f) => h("li", {}, badge(`⚠ ${flagText(f)}`, "warn"))),
+          inspection.checks_pending ? h("li", { class: "checks-pending" }, badge(`⏳ ${t("checks_pending")}`, "warn"))
+            : inspection.flags.length ? null : h("li", {}, badge(`✓ ${t("no_flags")}`, "ok"))),
         inspection.status === "returned" && me?.role === "inspector"
           ? h("a", { class: "button-like", href: `#/edit/${inspection.id}` }, t("edit_resubmit")) : null),
       h("section", { class: "card", "aria-labelledby": "answers-h" }, h("h2", { id: "answers-h" }, t("answers")),

@@ -10,12 +10,14 @@ import { answersView, diffView, versionDiff } from "../answers.js";
 import { thumbButton } from "./thumbs.js";
 
 function flagList(item, compare) {
+  // while a photo's hash is still being made, "no flags" is not final: say so instead
+  const pending = item.checks_pending ? h("li", { class: "checks-pending" }, badge(`⏳ ${t("checks_pending")}`, "warn")) : null;
   return h("ul", { class: "flags", "aria-label": t("flags") }, item.flags.length
-    ? item.flags.map((f) => h("li", {}, badge(`⚠ ${flagText(f)}`, "warn"),
+    ? [...item.flags.map((f) => h("li", {}, badge(`⚠ ${flagText(f)}`, "warn"),
       f.code === "photo_reused" ? (f.facts?.other_inspection_ids || []).map((other) =>
         button(t("compare_with", { id: other }), () => compare(item, other, t("compare_reused", { id: other })),
-          { class: "link reused-link", dataset: { other } })) : null))
-    : h("li", {}, badge(`✓ ${t("no_flags")}`, "ok")));
+          { class: "link reused-link", dataset: { other } })) : null)), pending]
+    : pending || h("li", {}, badge(`✓ ${t("no_flags")}`, "ok")));
 }
 
 function decisionButtons(item, decide, ask, keys) {

@@ -110,15 +110,19 @@ export function reviewQueue({ checklist, aspectLabel, view, ask, map, compare, q
     }
   }
 
-  /** The ids of the unflagged items under the current filters (at most MAX_BULK), with their cards' words. */
+  /** The ids of the unflagged items under the current filters (at most MAX_BULK), with their cards' words;
+   * an item whose photos are still being checked (checks_pending) is left for a look of its own. */
   async function unflaggedItems() {
     const chosen = [];
+    let pending = 0;
     for (let page = 1; chosen.length < MAX_BULK; page += 1) {
       const data = await api.get("/review-queue", { ...query(), flag: "none", page, per_page: BULK_PAGE });
-      chosen.push(...data.items);
+      const checked = data.items.filter((item) => !item.checks_pending); // the others' flags are not final yet
+      pending += data.items.length - checked.length;
+      chosen.push(...checked);
       if (page >= data.pages) break;
     }
-    return chosen.slice(0, MAX_BULK);
+    return { chosen: chosen.slice(0, MAX_BULK), pending };
   }
 
   function resultText(result, byId) {
@@ -135,12 +139,16 @@ export function reviewQueue({ checklist, aspectLabel, view, ask, map, compare, q
     bulkButton.disabled = true;
     clear(bulkResult);
     try {
-      const chosen = await unflaggedItems();
-      if (!chosen.length) return;
+      const { chosen, pending } = await unflaggedItems();
+      if (!chosen.length) {
+        if (pending) announce(t("bulk_pending", { n: pending }), "info");
+        return;
+      }
       const details = chosen.slice(0, 8).map((i) => [`#${i.id} ${i.village.name}`, i.inspector?.display_name || i.inspector?.username]
         .filter(Boolean).join(" · "));
       if (chosen.length > 8) details.push(t("and_more", { n: chosen.length - 8 }));
-      if (unflaggedCount() > chosen.length) details.push(t("bulk_limit", { n: MAX_BULK }));
+      if (pending) details.push(t("bulk_pending", { n: pending }));
+      if (unflaggedCount() > chosen.length + pending) details.push(t("bulk_limit", { n: MAX_BULK }));
       const ok = await confirmDialog(t("bulk_confirm", { n: chosen.length }), { confirm: t("bulk_confirm_button", { n: chosen.length }), details });
       if (!ok) return;
       const result = await api.post("/reviews/bulk", { decision: "approve", ids: chosen.map((i) => i.id) });
