@@ -4,7 +4,7 @@ It takes plain lists (divisions and inspections as dicts, read from the database
 rates by walking them one by one — slow, obvious, and independent of the production code, so the
 tests can compare every field of the API answer with it.
 """
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,11 @@ def period_end(key):
     if last_month == 12:
         return datetime(year + 1, 1, 1, tzinfo=SHANGHAI)
     return datetime(year, last_month + 1, 1, tzinfo=SHANGHAI)
+
+
+def utc_iso(moment):
+    """An observation time as the API gives it: ISO 8601 in UTC."""
+    return moment.astimezone(timezone.utc).isoformat()
 
 
 def village_statuses(inspections, village, end, validity_days):
@@ -126,7 +131,7 @@ def reference_rates(divisions, inspections, targets, division_code, period, leve
             for metric in METRICS:
                 value, insp_id, insp = statuses[v["code"]][metric]
                 metrics[metric] = {"status": "unknown" if value is None else ("met" if value else "not_met"),
-                                   "inspection_id": insp_id}
+                                   "inspection_id": insp_id, "observed_at": None if insp is None else utc_iso(insp["observed_at"])}
                 if metric == "tap_water":
                     metrics[metric]["households"] = None if insp is None else insp["tap_households"]
                     metrics[metric]["households_with_tap"] = None if insp is None else insp["tap_households_with_tap"]

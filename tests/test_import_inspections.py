@@ -108,4 +108,5 @@ def test_imported_approved_rows_count_in_rates(database, tmp_path, bureau):
     rows = database.test_client().get("/api/v1/rates", headers=bureau.headers, query_string={
         "division": "230382100", "period": "2026-Q3", "level": "village"}).json["rows"]
     village = next(r for r in rows if r["code"] == VILLAGE)
-    assert village["metrics"]["garbage_stable"] == {"status": "met", "inspection_id": stored_id}
+    assert village["metrics"]["garbage_stable"] == {"status": "met", "inspection_id": stored_id,
+                                                    "observed_at": "2026-09-30T15:30:00+00:00"}  # 23:30 China time

@@ -71,6 +71,6 @@ def test_collect_to_queue_to_approval_to_rates(client, inspector, reviewer, bure
 
     # the bureau's numbers move
     after, met_after = _village_rates(client, bureau)
-    assert after["garbage_stable"] == {"status": "met", "inspection_id": item["id"]}
+    assert after["garbage_stable"] == {"status": "met", "inspection_id": item["id"], "observed_at": detail["observed_at"]}
     assert after["village_clean"]["status"] == "met" and after["sewage_treated"]["status"] == "met"
     assert met_after == met_before + 1
