@@ -1,9 +1,11 @@
 """Rates benchmark: a synthetic tree and history loaded through the project's own import paths
-(`import_divisions`, `import_inspections`), the monthly snapshots built (`build_snapshot_month`),
-then the rates endpoint measured through HTTP (Flask test client) and, for PostgreSQL, beside the
-fastest hand-written SQL for the same numbers: the current period (2026-Q3, nothing approved
-after it), a past quarter with later approvals (2026-Q2) and a 12-month trend, each beside the
-from-scratch statement over the inspections in the same run.
+(`import_divisions`, `import_inspections`), the monthly snapshots and their per-township aggregate
+built (`build_snapshot_month`), then the rates endpoint measured through HTTP (Flask test client)
+and, for PostgreSQL, beside the fastest hand-written SQL for the same numbers: the current period
+(2026-Q3, nothing approved after it), a past quarter with later approvals (2026-Q2) and a 12-month
+trend, each beside the same statement over the village snapshots and the from-scratch statement
+over the inspections in the same run; and what one late approval's maintenance costs with and
+without the township aggregate.
 
 Sizes:
   small     SQLite, Jixi's real tree, 12 months of history (CI; a few seconds)
@@ -12,6 +14,9 @@ Sizes:
   national  PostgreSQL, 5 x 10^5 villages, 6 x 10^6 inspections (goal: p50 < 2 s, ratio <= 1.5)
 
 The PostgreSQL sizes create and drop their own database on the server given by --postgres-url.
+`--load-only` loads one and keeps it (printing its URL); `--database-url URL` then measures that
+database (upgrading it first) and drops it: so the 20-minute national load can run before the code
+it measures is finished.
 
     .venv/bin/python benchmarks/bench_rates.py --size small
     .venv/bin/python benchmarks/bench_rates.py --size province --postgres-url postgresql://postgres@127.0.0.1:5432/test
@@ -119,6 +124,24 @@ def make_database(engine, server):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return url, drop
+
+
+def drop_database(server, url):
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def loaded(app):
+    """What `load` returned, read back from a database it loaded earlier (--database-url)."""
+    from app.models import Inspection, User
+
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "bench-bureau"))
+        villages = db.session.scalar(select(db.func.count()).select_from(Division).where(Division.level == "village"))
+        total = db.session.scalar(select(db.func.count()).select_from(Inspection))
+        token, _ = issue_token(user)
+        db.session.commit()
+        return user.scope_code, villages, total, {"Authorization": f"Bearer {token}"}
 
 
 def load(app, fanout, months, rng):
@@ -244,8 +267,51 @@ def build_snapshots(app):
         if db.engine.dialect.name == "postgresql":
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("ANALYZE village_snapshots"))
-    print(f"monthly snapshots: {len(months)} months built in {seconds:.1f} s "
+    print(f"monthly snapshots and their township aggregate: {len(months)} months built in {seconds:.1f} s "
           f"({seconds / max(1, len(months)):.2f} s a month)")
+    from app.services.village_status import build_township_month
+
+    with app.app_context():
+        last = max(months) if months else None
+        if last:
+            t0 = time.perf_counter()
+            build_township_month(last)
+            aggregate = time.perf_counter() - t0
+            db.session.rollback()
+            print(f"  of which the township aggregate of one month: {aggregate:.2f} s")
+            if db.engine.dialect.name == "postgresql":
+                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text("ANALYZE township_snapshots"))
+    return seconds / max(1, len(months))
+
+
+def time_late_approval(app, top, repeats):
+    """One late approval's maintenance: the village's latest answer and its snapshots rewritten from a
+    month 11 months back (`refresh_village_latest`), with the township aggregate and without it
+    (its ledger emptied in the same transaction); each rolled back."""
+    from app.models.township_status import TownshipSnapshotMonth
+    from app.services.village_status import refresh_village_latest
+
+    with app.app_context():
+        village = db.session.scalar(select(Division.code).where(Division.level == "village",
+                                                                Division.code >= top).order_by(Division.code).limit(1))
+        since = LAST_MONTH - timedelta(days=330)
+        figures = {}
+        for label in ("with the township aggregate", "without"):
+            samples = []
+            for _ in range(repeats + 1):
+                if label == "without":
+                    db.session.execute(db.delete(TownshipSnapshotMonth))
+                t0 = time.perf_counter()
+                refresh_village_latest([village], since=since)
+                db.session.flush()
+                samples.append(time.perf_counter() - t0)
+                db.session.rollback()
+            figures[label] = p50(samples[1:])
+    print(f"one late approval's maintenance (12 months of one village's snapshots): "
+          f"{figures['with the township aggregate']:.1f} ms with the township aggregate, "
+          f"{figures['without']:.1f} ms without")
+    return figures
 
 
 def time_statement(app, run, repeats):
@@ -274,14 +340,18 @@ def time_periods(app, client, headers, top, level, repeats, size=""):
             db.session.rollback()
         scratch = time_statement(app, lambda: rates.rollup_rows(
             rates.make_query(db.session.get(Division, top), period, level), source="inspections"), repeats)
+        villages_ms = time_statement(app, lambda: rates.rollup_rows(
+            rates.make_query(db.session.get(Division, top), period, level), source="snapshot"), repeats)
         print(f"{label} {period} by {level}: endpoint p50 {median:.1f} ms (read from {source}); "
-              f"from-scratch statement {scratch:.1f} ms")
+              f"the statement over the village snapshots {villages_ms:.1f} ms; from-scratch statement {scratch:.1f} ms")
+        figures[f"{label} villages"] = villages_ms
         if period == PERIOD:
             latest = time_statement(app, lambda: rates.rollup_rows(
                 rates.make_query(db.session.get(Division, top), period, level), source="latest"), repeats)
-            snapshot = time_statement(app, lambda: rates.rollup_rows(
-                rates.make_query(db.session.get(Division, top), period, level), source="snapshot"), repeats)
-            print(f"  statements alone: from village_latest {latest:.1f} ms, from the month's snapshot {snapshot:.1f} ms")
+            aggregate = time_statement(app, lambda: rates.rollup_rows(
+                rates.make_query(db.session.get(Division, top), period, level), source="township_snapshot"), repeats)
+            print(f"  statements alone: from village_latest {latest:.1f} ms, from the month's township aggregate "
+                  f"{aggregate:.1f} ms")
         figures[label] = median
     params = {"division": top, "metric": "village_clean", "from": TREND[0], "to": TREND[1], "granularity": "month"}
     samples, answer = [], None
@@ -297,19 +367,37 @@ def time_periods(app, client, headers, top, level, repeats, size=""):
         return [rates.compute_rates(rates.make_query(division, p.key, division.level), source="inspections")
                 for p in rates.period_series(TREND[0], TREND[1], "month")]
 
+    def over_villages():
+        division = db.session.get(Division, top)
+        periods = rates.period_series(TREND[0], TREND[1], "month")
+        statement = rates.trend_statement(len(periods))
+        lo, hi = rates.subtree_bounds(top)
+        values = {"lo": lo, "hi": hi, "true": True, "kinds": list(app.config["RATES_COUNTED_KINDS"])}
+        for k, period in enumerate(periods):
+            values[f"month_{k}"] = rates.last_month(period)
+            values[f"window_start_{k}"] = period.end - timedelta(days=app.config["RATES_VALIDITY_DAYS"])
+        assert division is not None
+        return rates.execute_unprepared(statement, statement.values(values))
+
     with app.app_context():
         expected = [r["division"]["metrics"]["village_clean"]["met"] for r in loop()]
+        assert [int(r["village_clean_met"] or 0) for r in over_villages()] == expected
         db.session.rollback()
     assert [p["met"] for p in answer["points"]] == expected
+    villages_trend_ms = time_statement(app, over_villages, repeats)
     loop_ms = time_statement(app, loop, max(1, repeats // 5))
     print(f"12-month trend {TREND[0]}..{TREND[1]} ({len(answer['points'])} points): endpoint p50 {trend_ms:.1f} ms "
-          f"(one statement over the snapshots); the per-period loop from scratch {loop_ms:.1f} ms")
+          f"(one statement over the township aggregate); the statement over the village snapshots "
+          f"{villages_trend_ms:.1f} ms; the per-period loop from scratch {loop_ms:.1f} ms")
     ratio = figures["past quarter, later approvals exist"] / figures["current period"]
     print(f"past period / current period = {ratio:.2f} (goal <= 1.5)")
     figure(f"rates {size}, current / past quarter by {level} (p50)",
            f"{figures['current period']:.1f} / {figures['past quarter, later approvals exist']:.1f} ms "
-           f"(ratio {ratio:.2f}, goal <= 1.5)")
-    figure(f"rates {size}, 12-month trend (p50)", f"{trend_ms:.1f} ms (per-period loop from scratch {loop_ms:.1f} ms)")
+           f"(ratio {ratio:.2f}, goal <= 1.5; past quarter over the village snapshots "
+           f"{figures['past quarter, later approvals exist villages']:.1f} ms)")
+    figure(f"rates {size}, 12-month trend (p50)",
+           f"{trend_ms:.1f} ms (over the village snapshots {villages_trend_ms:.1f} ms, "
+           f"per-period loop from scratch {loop_ms:.1f} ms)")
 
 
 def check_same(answer, hand_rows):
@@ -338,16 +426,33 @@ def main(argv=None):
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL",
                                                                    "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--exports", action="store_true", help="also time CSV and XLSX exports of every inspection")
+    parser.add_argument("--load-only", action="store_true",
+                        help="load the database, keep it and print its URL (for --database-url later)")
+    parser.add_argument("--database-url", help="a database loaded by an earlier --load-only run of the same size: "
+                                               "upgraded, measured, then dropped (kept when the run fails)")
     args = parser.parse_args(argv)
     engine, fanout, months, repeats = SIZES[args.size]
     print(f"rates benchmark, size {args.size} on {engine}; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}")
-    url, drop = make_database(engine, args.postgres_url)
+    measured = False
+    if args.database_url:
+        url, drop = args.database_url, lambda: drop_database(args.postgres_url, args.database_url)
+    else:
+        url, drop = make_database(engine, args.postgres_url)
     try:
-        app = create_app("testing", DATABASE_URL=url, PHOTO_ROOT=tempfile.mkdtemp(prefix="bench-photos-"))
+        # a national month's build and the from-scratch statements outlast the app's 30 s statement timeout
+        app = create_app("testing", DATABASE_URL=url, PHOTO_ROOT=tempfile.mkdtemp(prefix="bench-photos-"),
+                         DATABASE_STATEMENT_TIMEOUT_MS=3_600_000)
         with app.app_context():
             flask_migrate.upgrade()
-        top, villages, inspections, headers = load(app, fanout, months, random.Random(2026))
+        if args.database_url:
+            top, villages, inspections, headers = loaded(app)
+        else:
+            top, villages, inspections, headers = load(app, fanout, months, random.Random(2026))
+        if args.load_only:
+            print(f"loaded and kept: --database-url {url}")
+            drop = lambda: None  # noqa: E731
+            return
         with app.app_context():
             top_level = db.session.get(Division, top).level
         from app.models import CODE_LENGTH, LEVELS
@@ -357,6 +462,7 @@ def main(argv=None):
         print(f"{villages} village-level units, {inspections} inspections")
         build_snapshots(app)
         time_periods(app, client, headers, top, level, repeats, size=f"{args.size} on {engine}")
+        time_late_approval(app, top, min(repeats, 10))
         for lvl in (level, "township") if args.size != "national" else (level,):
             median, answer = time_endpoint(client, headers, {"division": top, "period": PERIOD, "level": lvl}, repeats)
             print(f"GET /api/v1/rates?division={top}&period={PERIOD}&level={lvl}: p50 {median:.1f} ms "
@@ -382,8 +488,10 @@ def main(argv=None):
                       f"{size / 1e6:.1f} MB in {seconds:.1f} s")
         with app.app_context():
             db.engine.dispose()
+        measured = True
     finally:
-        drop()
+        if measured or not args.database_url:
+            drop()
 
 
 if __name__ == "__main__":

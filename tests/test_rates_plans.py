@@ -148,3 +148,33 @@ def test_the_approved_after_probe_reads_the_partial_index_in_order(history):
             assert {n["Index Name"] for n in scans} == {"ix_inspections_approved_observed"}
             assert not [n for n in found if n["Node Type"] == "Sort"]
         db.session.rollback()
+
+
+def test_the_township_aggregate_reads_are_never_prepared_and_planned_for_their_values(history):
+    """A past period and a trend above township level read the township aggregate (township_snapshots)
+    alone: unprepared like every rates read, each plan with the subtree's bounds as constants."""
+    from app.services.village_status import build_snapshot_month
+
+    with history.app_context():
+        for month in range(202601, 202612):
+            build_snapshot_month(month)
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        county = db.session.get(Division, "230382")
+        for _ in range(10):
+            answer = rates.compute_rates(rollup_query(period="2026-Q2", level="county"))
+            assert answer["definition"]["source"]["read_from"] == "township_snapshot"
+            rates.compute_trend(county, "village_clean", "2026-01", "2026-09", "month")
+        # neither the reads nor the aggregate's own INSERT (a DELETE by key range may be)
+        assert not [s for s in prepared_statements() if "township_snapshots" in s and not s.startswith("DELETE")]
+        values = {**rates.query_values(rollup_query(period="2026-Q2", level="county")), "month": 202606}
+        plan = plan_of(rates.TOWNSHIP_ROLLUP, values)
+        relations = {n.get("Relation Name") for n in nodes(plan)} - {None}
+        assert relations == {"township_snapshots", "divisions"}
+        conditions = " ".join(str(n.get("Index Cond", "")) + str(n.get("Filter", "")) for n in nodes(plan))
+        assert "230382" in conditions and "$" not in conditions
+        trend = rates.township_trend_statement(3)
+        plan = plan_of(trend, {"lo": "230382", "hi": "230383", "month_0": 202604, "month_1": 202605, "month_2": 202606})
+        assert {n.get("Relation Name") for n in nodes(plan)} - {None} == {"township_snapshots"}
+        db.session.rollback()

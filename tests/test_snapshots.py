@@ -1,9 +1,13 @@
-"""Monthly snapshots (village_snapshots) are always exact: after a late approval, a reopening, a
-bulk approval, a historical import and a month boundary, every month's, quarter's and year's rates
-read from the snapshots equal the from-scratch statement over the inspections and the plain-Python
-reference; the snapshot table equals one rebuilt from nothing; `flask rates verify` says so, and
-says when it is not; a trend is one statement over the snapshots with the same points."""
+"""Monthly snapshots (village_snapshots) and their per-township aggregate (township_snapshots) are
+always exact: after a late approval, a reopening, a bulk approval, a historical import and a month
+boundary, every month's, quarter's and year's rates read from the snapshots — through the township
+aggregate above township level, the village snapshots below — equal the from-scratch statement over
+the inspections and the plain-Python reference; both tables equal ones rebuilt from nothing; `flask
+rates verify` says so, and says when it is not; a trend is one statement over the aggregate (or the
+snapshots) with the same points; another validity or counted kinds, or a division changed, is never
+read from an aggregate built before."""
 import random
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -12,10 +16,17 @@ from sqlalchemy import event, select, text, update
 
 from app.extensions import db
 from app.models import Division, Inspection, Target
+from app.models.township_status import TownshipSnapshot, TownshipSnapshotMonth
 from app.models.village_status import SnapshotMonth, VillageSnapshot
 from app.services import rates
 from app.services.imports import import_inspections
-from app.services.village_status import build_snapshot_month, drop_snapshots, missing_snapshot_months
+from app.services.village_status import (
+    build_snapshot_month,
+    build_township_months,
+    drop_snapshots,
+    missing_snapshot_months,
+    stale_township_months,
+)
 from tests.factories import create_inspection
 from tests.rates_reference import reference_rates
 
@@ -117,34 +128,52 @@ def comparable(answer):
     return strip(answer)
 
 
-def snapshot_table(app):
+def snapshot_table(app, model=VillageSnapshot):
     with app.app_context():
-        rows = db.session.scalars(select(VillageSnapshot).order_by(VillageSnapshot.month, VillageSnapshot.village_code))
-        return [{c.name: getattr(r, c.key) for c in VillageSnapshot.__table__.columns} for r in rows]
+        rows = db.session.scalars(select(model).order_by(*model.__table__.primary_key.columns))
+        return [{c.name: getattr(r, c.key) for c in model.__table__.columns} for r in rows]
+
+
+# (division, level, compare with the plain-Python reference, the source it reads when built)
+READS = (("2303", "county", False, "township_snapshot"), ("230382", "county", True, "township_snapshot"),
+         ("230382", "village", False, "snapshot"), (TOWNSHIP, "village", True, "snapshot"),
+         (OTHER_TOWNSHIP, "township", True, "snapshot"), ("230382", "township", False, "snapshot"))
 
 
 def assert_every_period_exact(app):
-    """Every period: from the snapshots == from the inspections (2303 by county, 230382 by village)
-    == the reference (two townships); and the table equals a rebuild from nothing."""
+    """Every period: from the township aggregate (above township level) and from the village
+    snapshots == from the inspections == the reference (the county Mishan, two townships); each
+    year's trend through the aggregate == the per-period answers; and both tables equal a rebuild
+    from nothing."""
     data = plain_data(app)
-    read_from_snapshots = 0
+    read_from = {"snapshot": 0, "township_snapshot": 0}
     with app.app_context():
         built = {m for m in db.session.scalars(select(SnapshotMonth.month))}
+        assert set(db.session.scalars(select(TownshipSnapshotMonth.month))) == built
         for period in PERIODS:
-            for code, level, reference in (("2303", "county", False), ("230382", "village", False),
-                                           (TOWNSHIP, "village", True), (OTHER_TOWNSHIP, "township", True)):
+            for code, level, reference, source in READS:
                 query = rates.make_query(db.session.get(Division, code), period, level)
                 scratch = comparable(rates.compute_rates(query, source="inspections"))
                 if reference:
                     assert scratch == reference_rates(*data, code, period, level), (code, period, level)
                 if rates.last_month(query.period) in built:
                     answer = rates.compute_rates(query)
-                    assert answer["definition"]["source"]["read_from"] == "snapshot"
-                    assert comparable(answer) == scratch, (code, period, level)
-                    read_from_snapshots += 1
+                    assert answer["definition"]["source"]["read_from"] == source, (code, period, level)
+                    assert comparable(answer) == scratch, (code, period, level, source)
+                    read_from[source] += 1
+                    if source == "township_snapshot":  # and the village snapshots say the same
+                        assert comparable(rates.compute_rates(query, source="snapshot")) == scratch
+        for start, end, granularity in (("2025-05", "2026-10", "month"), ("2025-Q2", "2026-Q3", "quarter")):
+            trend = rates.compute_trend(db.session.get(Division, "230382"), "sewage_treated", start, end, granularity)
+            for point in trend["points"]:
+                whole = rates.compute_rates(rates.make_query(db.session.get(Division, "230382"), point["period"],
+                                                             "county"), source="inspections")["division"]
+                assert point["population"] == whole["population"]
+                assert {k: point[k] for k in whole["metrics"]["sewage_treated"]} == whole["metrics"]["sewage_treated"]
         db.session.rollback()
-    assert read_from_snapshots >= 4 * 20
-    kept = snapshot_table(app)
+    assert read_from["snapshot"] >= 4 * 18 and read_from["township_snapshot"] >= 2 * 18
+    kept, kept_townships = snapshot_table(app), snapshot_table(app, TownshipSnapshot)
+    assert kept_townships
     with app.app_context():  # the same months again, from nothing
         drop_snapshots()
         db.session.commit()
@@ -152,6 +181,7 @@ def assert_every_period_exact(app):
             build_snapshot_month(month)
             db.session.commit()
     assert snapshot_table(app) == kept
+    assert snapshot_table(app, TownshipSnapshot) == kept_townships
 
 
 def test_snapshots_built_month_by_month_equal_every_period_from_scratch(history):
@@ -248,7 +278,25 @@ def test_verify_reports_equal_and_exits_zero(history):
     result = history.test_cli_runner().invoke(args=["rates", "verify", "--period", "2026-Q2", "--period", "2026-09",
                                                     "--division", "2303"])
     assert result.exit_code == 0, result.output
-    assert "2303 2026-Q2 by village: equal (from the inspections vs snapshot)" in result.output
+    assert ("2303 2026-Q2 by village: equal (from the inspections vs snapshot, township_snapshot (by county))"
+            in result.output)
+    result = history.test_cli_runner().invoke(args=["rates", "verify", "--period", "2026-Q2", "--division", "230382",
+                                                    "--level", "county"])
+    assert result.exit_code == 0, result.output
+    assert "230382 2026-Q2 by county: equal (from the inspections vs snapshot, latest, township_snapshot)" \
+        not in result.output  # something was approved after 2026-Q2
+    assert "230382 2026-Q2 by county: equal (from the inspections vs snapshot, township_snapshot)" in result.output
+
+
+def test_verify_reports_a_difference_in_the_township_aggregate(history):
+    with history.app_context():
+        db.session.execute(update(TownshipSnapshot).where(TownshipSnapshot.month == 202609,
+                                                          TownshipSnapshot.township_code == TOWNSHIP)
+                           .values(village_clean_met=TownshipSnapshot.village_clean_met + 1))
+        db.session.commit()
+    result = history.test_cli_runner().invoke(args=["rates", "verify", "--period", "2026-Q3", "--division", "2303"])
+    assert result.exit_code == 1, result.output
+    assert "DIFFERENT 2303 2026-Q3 township_snapshot rows[230382].metrics.village_clean.met" in result.output
 
 
 def test_verify_reports_a_difference_and_exits_non_zero(history):
@@ -289,10 +337,11 @@ def test_a_trend_is_one_statement_with_the_numbers_of_the_per_period_loop(histor
         trend, statements = count_statements(history, lambda: rates.compute_trend(
             db.session.get(Division, "230382"), metric, start, end, granularity))
         statements = [s for s in statements if not s.startswith("BEGIN")]
-        assert len([s for s in statements if "village_snapshots" in s]) == 1
-        assert not [s for s in statements if "inspections" in s]
-        # the division, the built months, the trend, each year's targets: not one per period
-        assert len(statements) == 3 + len({p["period"][:4] for p in trend["points"]})
+        assert len([s for s in statements if "township_snapshots" in s]) == 1
+        assert not [s for s in statements if "inspections" in s or "village_snapshots" in s]
+        # the division, the built months, the aggregate's months, the divisions' last change, the
+        # trend, each year's targets: not one per period
+        assert len(statements) == 5 + len({p["period"][:4] for p in trend["points"]})
         with history.app_context():
             for point in trend["points"]:
                 query = rates.make_query(division, point["period"], division.level)
@@ -339,3 +388,122 @@ def test_the_snapshots_read_only_one_month_of_rows(history, engine_name):
         plan = db.session.execute(explain, statement.values({**rates.query_values(query), "month": 202606})).scalars().all()
         db.session.rollback()
     assert "inspections" not in "\n".join(plan)
+
+
+def source_and_answer(app, code, period, level):
+    with app.app_context():
+        query = rates.make_query(db.session.get(Division, code), period, level)
+        answer = rates.compute_rates(query)
+        scratch = rates.compute_rates(query, source="inspections")
+        db.session.rollback()
+    return answer["definition"]["source"]["read_from"], comparable(answer), comparable(scratch)
+
+
+def test_another_validity_or_counted_kinds_reads_the_village_snapshots_until_rebuilt(history):
+    assert source_and_answer(history, "2303", "2026-Q2", "county")[0] == "township_snapshot"
+    for setting, value in (("RATES_VALIDITY_DAYS", 90), ("RATES_COUNTED_KINDS", ["rural", "farm"])):
+        kept = history.config[setting]
+        history.config[setting] = value
+        try:
+            source, answer, scratch = source_and_answer(history, "2303", "2026-Q2", "county")
+            assert source == "snapshot" and answer == scratch
+            with history.app_context():
+                built = sorted(built_months_of(history))
+                assert stale_township_months() == built and len(built) >= 18
+                trend = rates.compute_trend(db.session.get(Division, "2303"), "garbage_stable", "2026-01", "2026-06",
+                                            "month")
+                for point in trend["points"]:
+                    whole = rates.compute_rates(rates.make_query(db.session.get(Division, "2303"), point["period"]),
+                                                source="inspections")["division"]
+                    assert {k: point[k] for k in whole["metrics"]["garbage_stable"]} == whole["metrics"]["garbage_stable"]
+            result = history.test_cli_runner().invoke(args=["rates", "build-snapshots"])
+            assert result.exit_code == 0, result.output
+            assert f"township aggregate: {len(built)} month(s) rebuilt" in result.output
+            source, answer, scratch = source_and_answer(history, "2303", "2026-Q2", "county")
+            assert source == "township_snapshot" and answer == scratch
+        finally:
+            history.config[setting] = kept
+    with history.app_context():
+        assert stale_township_months() == built
+        assert build_township_months() == built
+    assert_every_period_exact(history)
+
+
+def built_months_of(app):
+    return set(db.session.scalars(select(SnapshotMonth.month)))
+
+
+@pytest.mark.parametrize("change", ["kind", "households", "inactive", "imported"])
+def test_a_division_changed_since_the_build_reads_the_village_snapshots_until_rebuilt(history, fresh_divisions, change):
+    village = in_township(history)[0]
+    with history.app_context():
+        division = db.session.get(Division, village)
+        if change == "kind":
+            division.kind = "urban" if division.kind == "rural" else "rural"
+        elif change == "households":
+            division.households = (division.households or 0) + 1000
+        elif change == "inactive":  # as set_division_active does: one UPDATE statement, no ORM object
+            db.session.execute(update(Division).where(Division.code == village).values(active=False)
+                               .execution_options(synchronize_session=False))
+        else:  # as import_divisions does: a bulk UPDATE by primary key
+            db.session.execute(update(Division), [{"code": village, "households": 7}])
+        db.session.commit()
+    source, answer, scratch = source_and_answer(history, "2303", "2026-Q2", "county")
+    assert source == "snapshot" and answer == scratch
+    with history.app_context():
+        assert build_township_months() == sorted(built_months_of(history))
+        assert stale_township_months() == []
+    assert source_and_answer(history, "2303", "2026-Q2", "county")[0] == "township_snapshot"
+    assert_every_period_exact(history)
+
+
+def test_the_township_aggregate_reads_only_one_month_of_township_rows(history, engine_name):
+    if engine_name != "postgresql":
+        pytest.skip("EXPLAIN shape is checked on PostgreSQL")
+    with history.app_context():
+        db.session.execute(text("ANALYZE township_snapshots"))
+        query = rates.make_query(db.session.get(Division, "2303"), "2026-Q2", "county")
+        statement = rates.TOWNSHIP_ROLLUP
+        explain = text("EXPLAIN " + statement.sql).bindparams(*(rates.declared_bind(n) for n in statement.params))
+        plan = "\n".join(db.session.execute(explain, statement.values({**rates.query_values(query), "month": 202606}))
+                         .scalars().all())
+        db.session.rollback()
+    assert "township_snapshots" in plan
+    assert "village_snapshots" not in plan and "inspections" not in plan
+
+
+def test_two_approvals_in_one_township_at_once_leave_its_aggregate_exact(history, engine_name, reviewer):
+    """PostgreSQL: two approvals in two villages of one township, both past their UPDATE before either
+    rewrites anything; the township's rows are rewritten one after the other (its division row is
+    locked with the villages'), so the second sums the first's village snapshots too."""
+    if engine_name != "postgresql":
+        pytest.skip("SQLite serialises writing transactions from their first statement")
+    codes = in_township(history)
+    made = [submitted(history, codes[n], datetime(2026, 5, 3 + n, 9, tzinfo=CN), village_clean=True,
+                      garbage_stable=False, sewage_treated=True) for n in (4, 5)]
+    at_update = threading.Barrier(2)
+
+    def hold(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE INSPECTIONS"):
+            at_update.wait(timeout=30)
+
+    statuses = []
+
+    def approve(inspection):
+        r = history.test_client().post(f"/api/v1/inspections/{inspection.id}/review", headers=reviewer.headers,
+                                       json={"decision": "approve", "version": 1})
+        statuses.append(r.status_code)
+
+    with history.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", hold)
+    try:
+        threads = [threading.Thread(target=approve, args=(m,)) for m in made]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        event.remove(engine, "before_cursor_execute", hold)
+    assert statuses == [200, 200]
+    assert_every_period_exact(history)

@@ -14,6 +14,7 @@ from app.services import exports
 from app.services.rates import compute_rates, current_year_key, make_query, month_label
 from app.services.village_status import (
     build_snapshot_month,
+    build_township_months,
     compare_sources,
     drop_snapshots,
     missing_snapshot_months,
@@ -56,8 +57,11 @@ def report_command(division, period, level, fmt, lang, output):
 def build_snapshots_command(through, rebuild):
     """Build the monthly snapshots of each village's latest approved answers (DESIGN §4) for every
     month from the earliest approved inspection to --through that is not built yet; each month in
-    its own transaction, from the previous month plus that month's approvals. Run it after
-    `flask db upgrade` and from cron early each month (running it again builds nothing twice)."""
+    its own transaction, from the previous month plus that month's approvals, with its per-township
+    aggregate. Then rebuilds the township aggregate of every built month that was built with another
+    RATES_VALIDITY_DAYS or RATES_COUNTED_KINDS, or before a division changed (those months are read
+    from the village snapshots meanwhile). Run it after `flask db upgrade`, after changing those
+    settings or the divisions, and from cron early each month (running it again builds nothing twice)."""
     last = None
     if through:
         if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", through):
@@ -72,6 +76,10 @@ def build_snapshots_command(through, rebuild):
         db.session.commit()
         click.echo(f"built {month_label(month)}")
     click.echo(f"snapshots: {len(months)} month(s) built")
+    rebuilt = build_township_months()
+    for month in rebuilt:
+        click.echo(f"township aggregate of {month_label(month)} rebuilt")
+    click.echo(f"township aggregate: {len(rebuilt)} month(s) rebuilt")
 
 
 @rates_cli.command("verify")
@@ -80,9 +88,10 @@ def build_snapshots_command(through, rebuild):
 @click.option("--division", "divisions", multiple=True, help="division code (default: every top-level division)")
 @click.option("--level", type=click.Choice(LEVELS), default="village", help="compare at this level (default: village)")
 def verify_command(periods, divisions, level):
-    """Compare each period's rates from the monthly snapshots (and from the latest-answer table
-    where it is used) with the from-scratch statement over the inspections; print every
-    difference. Exit status 1 when there is one."""
+    """Compare each period's rates from the monthly snapshots, their per-township aggregate (at
+    --level when above township, else one level below the division) and the latest-answer table
+    where it is used, with the from-scratch statement over the inspections; print every difference.
+    Exit status 1 when there is one."""
     if not divisions:
         parent = aliased(Division)  # the top of the tree: no parent in the table
         divisions = db.session.scalars(select(Division.code).outerjoin(parent, parent.code == Division.parent_code)

@@ -30,6 +30,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import bindparam, select, text
 
+from app.database import read_session
 from app.domain import PERIOD_PATTERN, YEAR_MAX, YEAR_MIN
 from app.errors import ValidationFailed
 from app.extensions import db
@@ -42,6 +43,7 @@ from app.models import (
     Inspection,
     Target,
 )
+from app.models.township_status import COUNT_COLUMNS, TownshipSnapshotMonth
 from app.models.types import CHINA, UTCDateTime, utcnow
 from app.models.village_status import SnapshotMonth
 
@@ -161,11 +163,12 @@ def make_query(division, period_key, level=None):
 
 
 class TargetBook:
-    """The targets of one year: most specific (longest ancestor-or-self code) wins."""
+    """The targets of one year: most specific (longest ancestor-or-self code) wins. `session`: the
+    rates read them from read_session(); setting a target reads them from the primary (db.session)."""
 
-    def __init__(self, year):
+    def __init__(self, year, session=None):
         self.year = year
-        rows = db.session.execute(select(Target.metric, Target.division_code, Target.value)
+        rows = (session or db.session).execute(select(Target.metric, Target.division_code, Target.value)
                                   .where(Target.year == year)).all()
         self.defaults = {m: v for m, c, v in rows if c == ""}
         self.overrides = sorted(((m, c, v) for m, c, v in rows if c), key=lambda r: -len(r[1]))
@@ -369,22 +372,83 @@ SNAPSHOT_VILLAGES = Statement(
     ("window_start", "month", "lo", "hi", "true"))
 
 
-def trend_statement(n):
-    """The division's own counts for `n` months at once, each from its snapshot with its own window
-    (`month_<k>`, `window_start_<k>`): one row per month. The population does not depend on the
-    month: it is counted once, and only the villages with a snapshot row are joined month by month."""
+# The roll-up above township level read from the township aggregate (township_snapshots) of
+# :month: O(townships) instead of O(villages).
+_SUMMED = ",\n".join(f"    SUM(t.{c}) AS {c}" for c in COUNT_COLUMNS)
+TOWNSHIP_GROUPED_CTE = f"""grouped AS (
+  SELECT substr(t.township_code, 1, :prefix_length) AS grp,
+{_SUMMED}
+  FROM township_snapshots t
+  WHERE t.month = :month AND t.township_code >= :lo AND t.township_code < :hi
+  GROUP BY substr(t.township_code, 1, :prefix_length)
+)"""
+TOWNSHIP_ROLLUP = Statement(
+    "township_rollup", with_ctes(TOWNSHIP_GROUPED_CTE) + ROLLUP_SELECT,
+    ("month", "lo", "hi", "prefix_length", "level"))
+
+
+def township_trend_statement(n):
+    """The division's own counts for `n` months at once from the township aggregate (`month_<k>`):
+    one row per month, O(townships) each."""
+    values = ", ".join(f"(:month_{k})" for k in range(n))
+    return Statement(f"township_trend_{n}", with_ctes(f"months (month) AS (VALUES {values})") + f"""
+SELECT mo.month AS month,
+{_SUMMED}
+FROM months mo LEFT JOIN township_snapshots t
+  ON t.month = mo.month AND t.township_code >= :lo AND t.township_code < :hi
+GROUP BY mo.month
+ORDER BY mo.month
+""", tuple(f"month_{k}" for k in range(n)) + ("lo", "hi"))
+
+
+def months_cte(n):
+    """`n` months and each one's window start (`month_<k>`, `window_start_<k>`)."""
     values = ", ".join(f"(:month_{k}, :window_start_{k})" for k in range(n))
+    return f"months (month, window_start) AS (VALUES {values})"
+
+
+def monthly_latest_cte():
+    """`latest` of every month in `months` from its snapshot, each with its own window: (month,
+    village) rows for the villages with a snapshot row."""
     columns = []
     for m in METRICS:
         valid = f"s.{m}_at >= mo.window_start"
         columns.append(f"    CASE WHEN {valid} THEN CASE WHEN s.{m} THEN 1 ELSE 0 END END AS {m}")
     columns += [f"    CASE WHEN s.tap_water_at >= mo.window_start THEN s.{c} END AS {c}"
                 for c in ("tap_households", "tap_households_with_tap")]
-    months = f"months (month, window_start) AS (VALUES {values})"
-    latest = ("latest AS (\n  SELECT s.month, s.village_code,\n" + ",\n".join(columns) + """
+    return ("latest AS (\n  SELECT s.month, s.village_code,\n" + ",\n".join(columns) + """
   FROM months mo JOIN village_snapshots s ON s.month = mo.month
   WHERE s.village_code >= :lo AND s.village_code < :hi
 )""")
+
+
+MONTHLY_LATEST_CTE = monthly_latest_cte()
+
+
+def township_aggregate_statement(n):
+    """INSERT the township aggregate of `n` months at once (`month_<k>`, `window_start_<k>`: the
+    validity window from each month's end) for the townships of a code range: per month and
+    township, the roll-up's counts over the counted villages from that month's snapshot. One
+    statement for every month a late approval rewrites, one per month for a build."""
+    grouped = f"""grouped AS (
+  SELECT mo.month AS month, substr(pop.code, 1, :prefix_length) AS grp, {_sums()}
+  FROM months mo CROSS JOIN pop LEFT JOIN latest l ON l.month = mo.month AND l.village_code = pop.code
+  GROUP BY mo.month, substr(pop.code, 1, :prefix_length)
+)"""
+    columns = ", ".join(COUNT_COLUMNS)
+    params = tuple(f"{p}_{k}" for k in range(n) for p in ("month", "window_start"))
+    return Statement(f"township_aggregate_{n}",
+                     f"INSERT INTO township_snapshots (township_code, month, {columns})"
+                     + with_ctes(months_cte(n), MONTHLY_LATEST_CTE, POP_CTE, grouped)
+                     + f"\nSELECT grp, month, {columns} FROM grouped",
+                     params + ("lo", "hi", "true", "kinds", "prefix_length"))
+
+
+def trend_statement(n):
+    """The division's own counts for `n` months at once, each from its snapshot with its own window
+    (`month_<k>`, `window_start_<k>`): one row per month. The population does not depend on the
+    month: it is counted once, and only the villages with a snapshot row are joined month by month."""
+    months, latest = months_cte(n), MONTHLY_LATEST_CTE
     grouped = f"""grouped AS (
   SELECT l.month AS month, {_sums(population=False)}
   FROM pop JOIN latest l ON l.village_code = pop.code
@@ -425,7 +489,7 @@ def execute_unprepared(statement, values):
     plan reruns the window aggregation once per village (loops=459: 1.5 s instead of 10 ms). With
     preparing off for these statements each execution is an unnamed statement, planned with its
     parameters (a custom plan); the app's other statements keep psycopg's default."""
-    connection = db.session.connection()
+    connection = read_session().connection()
     if connection.dialect.name != "postgresql":
         return connection.execute(statement.clause(), values).mappings().all()
     driver = connection.connection.dbapi_connection
@@ -447,7 +511,7 @@ def nothing_approved_after(query):
     Ordered by observed_at, the probe reads the partial index of approved rows by time
     (`ix_inspections_approved_observed`) from the period's end and stops at the first row in the
     subtree: a couple of pages for a current period, whatever the size of the table."""
-    return db.session.scalar(approved_after_statement(query)) is None
+    return read_session().scalar(approved_after_statement(query)) is None
 
 
 def approved_after_statement(query):
@@ -462,7 +526,7 @@ def approved_after_statement(query):
 
 # --- which table answers ----------------------------------------------------------------------
 
-SOURCES = ("snapshot", "latest", "inspections")
+SOURCES = ("township_snapshot", "snapshot", "latest", "inspections")
 
 
 def month_key(moment):
@@ -490,15 +554,48 @@ def built_months(months):
     """Which of `months` (yyyymm) have a built snapshot (services/village_status.py)."""
     if not months:
         return set()
-    return set(db.session.scalars(select(SnapshotMonth.month).where(SnapshotMonth.month.in_(sorted(set(months))))))
+    return set(read_session().scalars(select(SnapshotMonth.month).where(SnapshotMonth.month.in_(sorted(set(months))))))
+
+
+def kinds_key(counted_kinds):
+    """The counted kinds as the township aggregate records them."""
+    return ",".join(sorted(set(counted_kinds)))
+
+
+def above_township(level):
+    return LEVELS.index(level) < LEVELS.index("township")
+
+
+def township_months(months, validity_days, counted_kinds):
+    """Which of `months` have a township aggregate built with these validity days and counted kinds
+    and no division changed since (services/village_status.py): only those months are read from it."""
+    if not months:
+        return set()
+    session = read_session()  # the same database as the aggregate it vouches for
+    rows = session.execute(select(TownshipSnapshotMonth.month, TownshipSnapshotMonth.divisions_at).where(
+        TownshipSnapshotMonth.month.in_(sorted(set(months))), TownshipSnapshotMonth.validity_days == validity_days,
+        TownshipSnapshotMonth.counted_kinds == kinds_key(counted_kinds))).all()
+    if not rows:
+        return set()
+    changed = session.scalar(select(Division.updated_at).order_by(Division.updated_at.desc()).limit(1))
+    return {month for month, built_with in rows
+            if changed is None or (built_with is not None and built_with >= changed)}
+
+
+def township_source_applies(query):
+    """Whether the query's period can be read from the township aggregate: a breakdown above
+    township level whose last month's aggregate was built with the query's settings."""
+    return above_township(query.level) and bool(
+        township_months([last_month(query.period)], query.validity_days, query.counted_kinds))
 
 
 def choose_source(query):
-    """The cheapest exact source for the query's period: the snapshot of its last month when that
-    is built; else the maintained latest-answer table when nothing approved was observed at or after
-    the period's end; else the inspections themselves."""
+    """The cheapest exact source for the query's period: for a breakdown above township level the
+    township aggregate of its last month when built with the query's settings; else the village
+    snapshot of its last month when that is built; else the maintained latest-answer table when
+    nothing approved was observed at or after the period's end; else the inspections themselves."""
     if built_months([last_month(query.period)]):
-        return "snapshot"
+        return "township_snapshot" if township_source_applies(query) else "snapshot"
     return "latest" if nothing_approved_after(query) else "inspections"
 
 
@@ -515,6 +612,8 @@ def rollup_rows(query, maintained=None, source=None):
     snapshot of the period's last month, the maintained latest-answer table or the inspections
     (`choose_source`; `maintained`=True/False or `source` force one)."""
     source = source_of(query, maintained, source)
+    if source == "township_snapshot":
+        return _rows(TOWNSHIP_ROLLUP, query, month=last_month(query.period))
     if source == "snapshot":
         return _rows(SNAPSHOT_ROLLUP, query, month=last_month(query.period))
     return _rows(MAINTAINED_ROLLUP if source == "latest" else ROLLUP, query)
@@ -585,13 +684,23 @@ def _village_counts(raw, counted):
     return counts
 
 
+def _instant_iso(value):
+    """A stored UTC instant read by a text() statement (SQLite: text without a zone; PostgreSQL:
+    a datetime) as ISO 8601 in UTC, written as the inspection's own `observed_at` is, or None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+
+
 def _village_row(raw, counted_kinds):
     counted = raw["kind"] in counted_kinds
     metrics = {}
     for m in METRICS:
         value = raw[m]
         entry = {"status": "unknown" if value is None else ("met" if value else "not_met"),
-                 "inspection_id": raw[f"{m}_id"]}
+                 "inspection_id": raw[f"{m}_id"], "observed_at": _instant_iso(raw[f"{m}_at"])}
         if m == "tap_water":
             entry.update(households=raw["tap_households"], households_with_tap=raw["tap_households_with_tap"])
         metrics[m] = entry
@@ -601,6 +710,8 @@ def _village_row(raw, counted_kinds):
 
 
 SOURCE_NOTES = {
+    "township_snapshot": ("the per-township aggregate of the monthly snapshot of the period's last month "
+                          "(township_snapshots), kept exact with every approval"),
     "snapshot": "the monthly snapshot of the period's last month (village_snapshots), kept exact with every approval",
     "latest": "each village's latest approved answer (village_latest): nothing approved was observed after the period",
     "inspections": "the approved inspections themselves",
@@ -609,7 +720,7 @@ SOURCE_NOTES = {
 
 def source_block(source, query):
     block = {"read_from": source, "note": SOURCE_NOTES[source]}
-    if source == "snapshot":
+    if source in ("snapshot", "township_snapshot"):
         block["month"] = month_label(last_month(query.period))
     return block
 
@@ -624,7 +735,7 @@ def compute_rates(query, source=None, status=None, metric=None):
     `as_of` is the moment the numbers were read: every source is exact for the data committed by
     then (the snapshots and the latest-answer table change in the same transaction as the
     inspections), and one statement reads the whole answer. `definition.source` says which source."""
-    targets = TargetBook(query.period.year)
+    targets = TargetBook(query.period.year, read_session())
     total = dict.fromkeys(COUNT_KEYS, 0)
     rows = []
     as_of = utcnow()
@@ -659,17 +770,29 @@ def compute_rates(query, source=None, status=None, metric=None):
 
 def trend_rows(division, periods, validity_days, counted_kinds):
     """{last month yyyymm: raw counts} of the division itself for every period whose last month
-    has a built snapshot: one statement for all of them."""
+    has a built snapshot: one statement for all of them over the township aggregate (a division
+    above township level, the months it is built for with these settings), one over the village
+    snapshots for the others."""
     months = sorted(built_months([last_month(p) for p in periods]))
     if not months:
         return {}
-    statement = trend_statement(len(months))
     lo, hi = subtree_bounds(division.code)
+    found = {}
+    if above_township(division.level):
+        aggregated = sorted(township_months(months, validity_days, counted_kinds))
+        if aggregated:
+            statement = township_trend_statement(len(aggregated))
+            values = {"lo": lo, "hi": hi, **{f"month_{k}": month for k, month in enumerate(aggregated)}}
+            found = {raw["month"]: raw for raw in execute_unprepared(statement, statement.values(values))}
+            months = [m for m in months if m not in found]
+            if not months:
+                return found
+    statement = trend_statement(len(months))
     values = {"lo": lo, "hi": hi, "true": True, "kinds": list(counted_kinds)}
     for k, month in enumerate(months):
         values[f"month_{k}"] = month
         values[f"window_start_{k}"] = month_bounds(month)[1] - timedelta(days=validity_days)
-    return {raw["month"]: raw for raw in execute_unprepared(statement, statement.values(values))}
+    return {**found, **{raw["month"]: raw for raw in execute_unprepared(statement, statement.values(values))}}
 
 
 def compute_trend(division, metric, start_key, end_key, granularity):
@@ -686,7 +809,7 @@ def compute_trend(division, metric, start_key, end_key, granularity):
         raw = from_snapshots.get(last_month(period))
         if raw is not None:
             if period.year not in targets:
-                targets[period.year] = TargetBook(period.year)
+                targets[period.year] = TargetBook(period.year, read_session())
             book = targets[period.year]
             summary = summary_row(division.code, division.name, division.level, _counts_of(raw), book)
         else:

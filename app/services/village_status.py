@@ -18,25 +18,40 @@ latest-answer table or the inspections (exact, slower).
 
 Concurrency (PostgreSQL): the villages being rewritten are locked first (`FOR NO KEY UPDATE` on
 their division rows, which inserts of inspections never wait for), so two approvals in one village
-rewrite one after the other and the second sees the first; a month's build locks `snapshot_months`
+rewrite one after the other and the second sees the first (their townships' rows too, for the
+township aggregate); a month's build locks `snapshot_months`
 EXCLUSIVE, and the maintenance reads the list of built months under ROW SHARE: a build waits for
 the approvals in flight, and an approval that comes during a build waits for it and then also
 rewrites the new month. On SQLite writers are serialised anyway (BEGIN IMMEDIATE).
+
+The township aggregate (`township_snapshots`, app/models/township_status.py) is rewritten with the
+village snapshots it sums, in the same transaction: whenever the snapshots of some villages are
+rewritten for a month whose aggregate is built, the rows of their townships for that month are
+computed again from that month's village snapshots (O(villages of the township)), with the
+validity days and counted kinds the month was built with. A month's build builds its aggregate too
+(with the current settings and divisions); `build_township_months` rebuilds the months built with
+other settings, or before a division changed (those months are not read meanwhile).
 """
+from datetime import timedelta
+
+from flask import current_app
 from sqlalchemy import delete, select, text
 
 from app.extensions import db
-from app.models import METRICS, Division, VillageLatest
+from app.models import CODE_LENGTH, LEVELS, METRICS, Division, VillageLatest
+from app.models.township_status import TownshipSnapshot, TownshipSnapshotMonth
 from app.models.types import utcnow
 from app.models.village_status import SnapshotMonth, VillageSnapshot
 from app.services.rates import (
     LATEST_CTE,
     RANKED_ALL_TIME_CTE,
     Statement,
+    kinds_key,
     month_bounds,
     month_key,
     ranked_cte,
     subtree_bounds,
+    township_aggregate_statement,
     with_ctes,
 )
 
@@ -152,16 +167,22 @@ def _selection(codes):
     return {"codes": codes}
 
 
+def _townships(codes):
+    """The township codes of villages `codes`."""
+    return sorted({code[:CODE_LENGTH["township"]] for code in codes if len(code) > CODE_LENGTH["township"]})
+
+
 def _lock_villages(codes):
-    """PostgreSQL: rewrite one village at a time (see the module doc)."""
+    """PostgreSQL: rewrite one village at a time, and one township's aggregate at a time (see the
+    module doc); the township rows sort before their villages, one order for every writer."""
     if not _postgres():
         return
     if codes is None or len(codes) > BULK_THRESHOLD:
         # a whole range (imports): one writer at a time on the maintained tables
         db.session.execute(text("LOCK TABLE village_latest IN SHARE ROW EXCLUSIVE MODE"))
         return
-    db.session.execute(select(Division.code).where(Division.code.in_(codes)).order_by(Division.code)
-                       .with_for_update(key_share=True))
+    db.session.execute(select(Division.code).where(Division.code.in_(codes + _townships(codes)))
+                       .order_by(Division.code).with_for_update(key_share=True))
 
 
 def _built_months(first=None):
@@ -209,9 +230,129 @@ def refresh_village_snapshots(codes=None, since=None):
     if not months:
         return
     selection = _selection(codes)
+    aggregated = _aggregated_months(months)
+    ranges = _township_ranges(codes) if aggregated else []
     built = set(built)
     for month in months:
         _write_month(month, built, selection)
+    # then their townships' aggregate, every month at once (each from its month's village snapshots)
+    _write_townships(aggregated, ranges)
+
+
+# --- the township aggregate -----------------------------------------------------------------------
+
+# Above this many townships one statement rewrites their code range instead of township by township.
+TOWNSHIP_THRESHOLD = 20
+
+
+def _township_ranges(codes):
+    """[(lo, hi)] of the townships of villages `codes` (all when None)."""
+    if codes is None:
+        return [("", "~")]
+    townships = _townships(codes)
+    if len(townships) > TOWNSHIP_THRESHOLD:
+        return [(townships[0], subtree_bounds(townships[-1])[1])]
+    return [subtree_bounds(t) for t in townships]
+
+
+def _aggregated_months(months):
+    """{month: its ledger row} for those of `months` whose township aggregate is built."""
+    if not months:
+        return {}
+    return {row.month: row for row in db.session.scalars(
+        select(TownshipSnapshotMonth).where(TownshipSnapshotMonth.month.in_(months)))}
+
+
+def _write_townships(ledgers, ranges):
+    """Rewrite the township aggregate of the months of `ledgers` ({month: ledger row}) for the
+    township ranges, from each month's village snapshots, with the validity days and counted kinds
+    of its ledger row: one DELETE and one INSERT per range for all the months built alike."""
+    alike = {}
+    for month, ledger in sorted(ledgers.items()):
+        alike.setdefault((ledger.validity_days, ledger.counted_kinds), []).append(month)
+    for (validity_days, kinds), months in alike.items():
+        statement = township_aggregate_statement(len(months))
+        values = {"kinds": kinds.split(","), "true": True, "prefix_length": CODE_LENGTH["township"]}
+        for k, month in enumerate(months):
+            values[f"month_{k}"] = month
+            values[f"window_start_{k}"] = month_bounds(month)[1] - timedelta(days=validity_days)
+        for lo, hi in ranges:
+            db.session.execute(delete(TownshipSnapshot).where(
+                TownshipSnapshot.month.in_(months), TownshipSnapshot.township_code >= lo,
+                TownshipSnapshot.township_code < hi))
+            _execute_unprepared(statement, {**values, "lo": lo, "hi": hi})
+
+
+def _execute_unprepared(statement, values):
+    """Run a maintenance statement on the primary planned for its values every time, as the rates
+    reads are (rates.execute_unprepared): a generic plan would be blind to the township's range."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(statement.clause(), statement.values(values))
+        return
+    driver = connection.connection.dbapi_connection
+    threshold = driver.prepare_threshold
+    driver.prepare_threshold = None
+    try:
+        connection.execute(statement.clause(), statement.values(values))
+    finally:
+        driver.prepare_threshold = threshold
+
+
+def _current_settings():
+    return current_app.config["RATES_VALIDITY_DAYS"], kinds_key(current_app.config["RATES_COUNTED_KINDS"])
+
+
+def _divisions_changed_at():
+    return db.session.scalar(select(Division.updated_at).order_by(Division.updated_at.desc()).limit(1))
+
+
+def build_township_month(month):
+    """(Re)build the township aggregate of a month whose village snapshot is built, for every
+    township, with the current settings and divisions (the caller commits). PostgreSQL: division
+    changes wait until the transaction ends, so the recorded `divisions_at` covers what was read."""
+    if _postgres():
+        db.session.execute(text("LOCK TABLE divisions IN SHARE MODE"))
+    validity_days, kinds = _current_settings()
+    ledger = db.session.get(TownshipSnapshotMonth, month) or TownshipSnapshotMonth(month=month)
+    ledger.validity_days, ledger.counted_kinds = validity_days, kinds
+    ledger.divisions_at, ledger.built_at = _divisions_changed_at(), utcnow()
+    db.session.add(ledger)
+    db.session.flush()
+    _write_townships({month: ledger}, [("", "~")])
+    db.session.flush()
+
+
+def stale_township_months():
+    """The built months whose township aggregate is missing, built with other settings than the
+    current ones, or built before a division last changed: the months `build_township_months`
+    rebuilds (until then their reads fall back to the village snapshots)."""
+    built = list(db.session.scalars(select(SnapshotMonth.month).order_by(SnapshotMonth.month)))
+    if not built:
+        return []
+    ledgers = _aggregated_months(built)
+    validity_days, kinds = _current_settings()
+    changed = _divisions_changed_at()
+    stale = []
+    for month in built:
+        ledger = ledgers.get(month)
+        if (ledger is None or (ledger.validity_days, ledger.counted_kinds) != (validity_days, kinds)
+                or (changed is not None and (ledger.divisions_at is None or ledger.divisions_at < changed))):
+            stale.append(month)
+    return stale
+
+
+def build_township_months():
+    """Rebuild every stale township month (`stale_township_months`), each in its own transaction
+    with the village snapshots locked against a month's build; returns the months rebuilt."""
+    months = stale_township_months()
+    for month in months:
+        if _postgres():
+            db.session.execute(text("LOCK TABLE snapshot_months IN EXCLUSIVE MODE"))
+        if db.session.get(SnapshotMonth, month) is not None:
+            build_township_month(month)
+        db.session.commit()
+    return months
 
 
 # --- building a month ---------------------------------------------------------------------------
@@ -255,6 +396,7 @@ def build_snapshot_month(month, rebuild=False):
     row.ends_at, row.built_at = month_bounds(month)[1], utcnow()
     db.session.add(row)
     db.session.flush()
+    build_township_month(month)
     return True
 
 
@@ -267,6 +409,10 @@ def drop_snapshots(from_month=None):
     ledger_filter = [] if from_month is None else [SnapshotMonth.month >= from_month]
     db.session.execute(delete(VillageSnapshot).where(*month_filter))
     db.session.execute(delete(SnapshotMonth).where(*ledger_filter))
+    township_filter = [] if from_month is None else [TownshipSnapshot.month >= from_month]
+    township_ledger_filter = [] if from_month is None else [TownshipSnapshotMonth.month >= from_month]
+    db.session.execute(delete(TownshipSnapshot).where(*township_filter))
+    db.session.execute(delete(TownshipSnapshotMonth).where(*township_ledger_filter))
 
 
 # --- proving them equal -------------------------------------------------------------------------
@@ -300,8 +446,17 @@ def _differences(expected, got, path=""):
 def compare_sources(query):
     """Compute the query's rates from the inspections (the from-scratch statement) and from every
     maintained source that claims to be exact for it; returns (sources compared, differences as
-    [(source, path, from the inspections, from the source)])."""
-    from app.services.rates import built_months, compute_rates, last_month, nothing_approved_after
+    [(source, path, from the inspections, from the source)]). The township aggregate is compared at
+    the query's level when that is above township, else one level below the division when that is."""
+    from dataclasses import replace
+
+    from app.services.rates import (
+        built_months,
+        compute_rates,
+        last_month,
+        nothing_approved_after,
+        township_source_applies,
+    )
 
     truth = _comparable(compute_rates(query, source="inspections"))
     sources = []
@@ -313,4 +468,12 @@ def compare_sources(query):
     for source in sources:
         got = _comparable(compute_rates(query, source=source))
         differences += [(source, *d) for d in _differences(truth, got)]
+    division_level = LEVELS.index(query.division.level)
+    upper = query if LEVELS.index(query.level) < LEVELS.index("township") else (
+        replace(query, level=LEVELS[division_level + 1]) if division_level + 1 < LEVELS.index("township") else None)
+    if upper is not None and built_months([last_month(upper.period)]) and township_source_applies(upper):
+        sources.append("township_snapshot" if upper is query else f"township_snapshot (by {upper.level})")
+        upper_truth = truth if upper is query else _comparable(compute_rates(upper, source="inspections"))
+        got = _comparable(compute_rates(upper, source="township_snapshot"))
+        differences += [("township_snapshot", *d) for d in _differences(upper_truth, got)]
     return sources, differences
