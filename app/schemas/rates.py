@@ -5,6 +5,7 @@ from app.schemas.common import division_code, period, year
 from app.schemas.inspections import InspectionFilterArgs
 
 FORMATS = ("csv", "xlsx", "geojson")
+RATES_FORMATS = (*FORMATS, "pdf")
 
 
 class RatesArgs(Schema):
@@ -21,9 +22,11 @@ class RatesArgs(Schema):
 
 
 class RatesExportArgs(RatesArgs):
-    format = fields.String(required=True, validate=validate.OneOf(FORMATS))
+    format = fields.String(required=True, validate=validate.OneOf(RATES_FORMATS),
+                           metadata={"description": "csv, xlsx (a formatted report with a village sheet), geojson, "
+                                                    "or pdf (the report with a map and the 12-month trend)"})
     lang = fields.String(load_default="en", validate=validate.OneOf(("en", "zh")),
-                         metadata={"description": "zh: Chinese column headers"})
+                         metadata={"description": "zh: Chinese column headers and definition (口径)"})
 
 
 class TrendArgs(Schema):
@@ -58,6 +61,8 @@ class MetricRateSchema(Schema):
 class VillageMetricSchema(Schema):
     status = fields.String(validate=validate.OneOf(("met", "not_met", "unknown")))
     inspection_id = fields.Integer(allow_none=True, metadata={"description": "the inspection the status comes from"})
+    observed_at = fields.String(allow_none=True, metadata={"description": "when that inspection was observed "
+                                                                          "(ISO 8601, UTC)"})
     households = fields.Integer(allow_none=True)
     households_with_tap = fields.Integer(allow_none=True)
 
@@ -162,4 +167,5 @@ class InspectionExportArgs(InspectionFilterArgs):
     """The inspection list's filters, plus the file format and the header language."""
 
     format = fields.String(required=True, validate=validate.OneOf(FORMATS))
-    lang = fields.String(load_default="en", validate=validate.OneOf(("en", "zh")))
+    lang = fields.String(load_default="en", validate=validate.OneOf(("en", "zh")),
+                         metadata={"description": "zh: Chinese column headers, 是/否, statuses in words"})
