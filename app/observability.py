@@ -366,11 +366,12 @@ def finish_request(response):
     method, status = request.method, response.status_code
     received = request.content_length or 0
     sent = [0]
-    length = response.calculate_content_length()
-    if length is None and response.is_streamed and not response.direct_passthrough:
+    if not response.is_streamed:
+        sent[0] = response.calculate_content_length() or 0
+    elif response.direct_passthrough:  # a file sent as it is: its length is in the headers
+        sent[0] = response.content_length or 0
+    else:  # counted as it leaves: calculate_content_length() would read a streamed export whole first
         response.response = _CountingBody(response.response, sent)
-    else:
-        sent[0] = length or 0
 
     # counted as the answer leaves the app, so a scrape after any answer has arrived includes it
     REQUESTS.labels(method, route, str(status)).inc()

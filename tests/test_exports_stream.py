@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import openpyxl
 import pytest
+from werkzeug.test import EnvironBuilder
 
 from app.extensions import db
 from app.models import User
@@ -58,6 +59,31 @@ def test_a_file_export_sends_its_headers_before_the_body(client, bureau, history
         assert sum(len(c) for c in chunks) > 0
         response.close()
 
+
+
+def test_nothing_between_the_view_and_the_server_reads_a_streamed_export_first(database, bureau, history,
+                                                                               monkeypatch):
+    """The access line and the metrics count a streamed answer as it leaves: when the server gets
+    the status and headers, not one chunk of the export has been made (before, measuring its
+    length read the whole file first, so the headers waited for the last row)."""
+    made = []
+    real = exports.INSPECTION_EXPORTS["csv"]
+
+    def watched(*args, **kwargs):
+        for chunk in real(*args, **kwargs):
+            made.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setitem(exports.INSPECTION_EXPORTS, "csv", watched)
+    started = []
+    environ = EnvironBuilder(path=INSPECTIONS, query_string={"format": "csv"}, headers=bureau.headers).get_environ()
+    body = database.wsgi_app(environ, lambda status, headers, exc_info=None: started.append(status))
+    try:
+        assert started == ["200 OK"] and made == []
+        received = b"".join(body)
+    finally:
+        body.close()
+    assert len(made) > 1 and received.count(b"\n") == 4  # the title line and three rows
 
 def titles_row(sheet, first_title):
     """The 1-based row of the column titles (below the report's title block)."""
