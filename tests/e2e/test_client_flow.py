@@ -180,7 +180,7 @@ def test_offline_inspection_is_sent_once_approved_and_counted(database, make_use
     path = tmp_path / download.suggested_filename
     download.save_as(path)
     rows = list(load_workbook(path, read_only=True).active.iter_rows(values_only=True))
-    title = column_title(("garbage_stable", "met"), "zh")  # the client asks for Chinese headers
+    title = column_title(("garbage_stable", "met"), "zh", units=True)  # the client asks for Chinese headers
     header = next(r for r in rows if title in r)
     township_row = next(r for r in rows if r and str(r[0]) == TOWNSHIP)
     assert township_row[header.index(title)] == garbage_before[0] + 1
