@@ -117,3 +117,13 @@ def test_a_pdf_of_too_many_rows_lists_the_total_and_points_to_the_xlsx(client, b
 def test_the_trend_of_the_first_year_starts_in_its_january(client, bureau, history):
     text = text_of(pdf_of(client, bureau, lang="zh", division="230382", period="2000-03", level="township"))
     assert "2000-01" in text and "2000-03" in text and "1999-05" not in text  # (the window starts 1999-04-02)
+
+
+def test_making_a_pdf_leaves_truncated_uploads_refused(client, bureau):
+    """WeasyPrint's import turns Pillow's LOAD_TRUNCATED_IMAGES on process-wide; the report puts it
+    back, so an upload cut short is still refused after a PDF was made in the same process."""
+    from PIL import ImageFile
+
+    response = client.get(RATES, query_string={**PARAMS, "format": "pdf"}, headers=bureau.headers)
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False

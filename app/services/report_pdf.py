@@ -303,9 +303,15 @@ def refuse_urls(url, *args, **kwargs):
 
 def render_pdf(html):
     """The PDF of the page. WeasyPrint is imported here, on the first report: a worker that never
-    makes one neither pays its import time nor holds its memory."""
+    makes one neither pays its import time nor holds its memory. Its import turns Pillow's
+    LOAD_TRUNCATED_IMAGES on for the whole process; the report draws no photo, so it is put back
+    (a truncated upload must stay an error)."""
+    from PIL import ImageFile
+
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     from weasyprint import HTML
 
+    ImageFile.LOAD_TRUNCATED_IMAGES = truncated
     return HTML(string=html, url_fetcher=refuse_urls).write_pdf()
 
 
