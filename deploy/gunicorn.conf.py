@@ -47,9 +47,31 @@ logconfig_dict = gunicorn_logconfig(os.environ["LOG_FORMAT"], os.environ.get("LO
 
 
 def on_starting(server):
-    """Values left by a previous run are not this run's."""
-    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
-        os.remove(path)
+    """Values left by a previous run are not this run's; a live process's are (the jobs worker,
+    given the same PROMETHEUS_MULTIPROC_DIR to show its failed jobs, keeps its counts when gunicorn
+    restarts)."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        if not _writes_here(_writer_pid(path), directory):
+            os.remove(path)
+
+
+def _writer_pid(path):
+    """The pid in a multiprocess file's name (`counter_1234.db`), or None."""
+    tail = os.path.basename(path)[:-len(".db")].rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _writes_here(pid, directory):
+    """Whether process `pid` is running with this PROMETHEUS_MULTIPROC_DIR (not merely a process
+    that reuses a dead writer's pid)."""
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f"PROMETHEUS_MULTIPROC_DIR={directory}".encode() in f.read().split(b"\0")
+    except OSError:  # gone, another user's, or no /proc
+        return False
 
 
 def child_exit(server, worker):

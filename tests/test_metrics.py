@@ -311,3 +311,31 @@ def test_behind_nginx_metrics_are_not_served_and_the_request_id_and_log_hold_no_
     log = (tmp_path / "access.log").read_text()
     assert f"GET {HEALTH} HTTP/1.1" in log and request_id in log
     assert "nginx-qs-secret-0042" not in log and "?" not in log
+
+
+def test_gunicorn_starting_keeps_the_values_of_a_live_jobs_worker(tmp_path, monkeypatch):
+    """deploy/gunicorn.conf.py empties PROMETHEUS_MULTIPROC_DIR of a previous run's values when it
+    starts, but not of a process still running: the jobs worker shares the directory (the systemd
+    units give both the same one) so that /metrics shows its failed jobs across a web restart."""
+    import runpy
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    for name, default in (("LOG_FORMAT", "text"), ("PROXY_FIX_HOPS", "1")):  # the module sets them if unset
+        monkeypatch.setenv(name, os.environ.get(name, default))  # undone after the test
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    worker = [sys.executable, "-c", "import time; time.sleep(60)"]
+    live = subprocess.Popen(worker)  # the jobs worker, with the same directory
+    other = subprocess.Popen(worker, env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "elsewhere")})
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    try:
+        for pid in (live.pid, other.pid, gone.pid, 1):
+            for kind in ("counter", "histogram", "gauge_livesum"):
+                (tmp_path / f"{kind}_{pid}.db").write_bytes(b"\0" * 8)
+        conf["on_starting"](None)
+        left = sorted(p.name for p in tmp_path.glob("*.db"))
+        assert left == sorted(f"{kind}_{live.pid}.db" for kind in ("counter", "gauge_livesum", "histogram"))
+    finally:
+        for proc in (live, other):
+            proc.kill()
+            proc.wait()
