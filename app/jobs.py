@@ -170,6 +170,8 @@ def enqueue_after_commit(name, *args):
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_committed(session):
+    if session.in_nested_transaction():  # a SAVEPOINT released: the transaction, and its lock, go on
+        return
     pending = session.info.pop(AFTER_COMMIT, None)
     for app, name, args in pending or ():
         try:
@@ -181,7 +183,10 @@ def _enqueue_committed(session):
 
 @event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session):
-    session.info.pop(AFTER_COMMIT, None)
+    # a SAVEPOINT rolled back keeps what the transaction queued before it (a job whose row was rolled
+    # back with the savepoint finds nothing to do: jobs re-read their row)
+    if not session.in_nested_transaction():
+        session.info.pop(AFTER_COMMIT, None)
 
 
 def run_periodic(name):

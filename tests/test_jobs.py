@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from app.extensions import db
-from app.jobs import make_huey
+from app.jobs import JOBS, enqueue_after_commit, make_huey
 from app.models import Photo, PhotoHashBand
 from app.services.photos import sweep_pending_photos
 from app.storage import get_store, photo_key
@@ -76,6 +76,33 @@ def test_broker_urls():
     with pytest.raises(ValueError, match="JOB_BROKER"):
         make_huey("amqp://localhost/")
 
+
+
+def test_a_job_asked_for_in_a_transaction_waits_for_its_commit_not_a_savepoints(app, database, monkeypatch):
+    """Releasing or rolling back a SAVEPOINT (a photo stored inside an ODK submission's transaction)
+    is not the commit: the jobs asked for run once the whole transaction commits — before, the job
+    ran at the savepoint, while the transaction still held SQLite's write lock, and waited on it —
+    and none runs when the transaction rolls back."""
+    ran = []
+    monkeypatch.setitem(JOBS, "test.record", lambda n: ran.append(n))
+    with app.app_context():
+        db.session.execute(db.text("SELECT 1"))
+        enqueue_after_commit("test.record", 1)
+        with db.session.begin_nested():
+            enqueue_after_commit("test.record", 2)
+        with pytest.raises(ValueError), db.session.begin_nested():
+            enqueue_after_commit("test.record", 3)
+            raise ValueError("rolled back to the savepoint")
+        assert ran == []
+        db.session.commit()
+        assert ran == [1, 2, 3]
+
+        enqueue_after_commit("test.record", 4)
+        with db.session.begin_nested():
+            pass
+        db.session.rollback()
+        db.session.commit()
+    assert ran == [1, 2, 3]
 
 def test_an_upload_has_its_variants_and_hash_once_its_job_ran(app, client, inspector):
     r = upload(client, inspector, jpeg_bytes(7, size=(1200, 900)))
