@@ -2,7 +2,7 @@
 
 Each node is gunicorn (deploy/gunicorn.conf.py, 2 workers) with a job worker (`flask jobs worker`,
 2 threads) beside it; the nodes share a throwaway PostgreSQL+PostGIS cluster, a one-node Ceph RADOS
-Gateway (the S3 photo store) and the machine's Redis (the job broker), and have no disk in common;
+Gateway (the S3 photo store) and a throwaway Redis (the job broker), and have no disk in common;
 Debian's nginx is in front. Eight clients upload 12-megapixel JPEGs (distinct bytes) through nginx:
 
 - accepted/s — uploads answered 201 per second (the request stores the original and its row; the
@@ -37,7 +37,6 @@ from benchmarks.figures import figure  # noqa: E402
 from tests.servers import call, free_port, start_nginx, stop  # noqa: E402
 
 BUCKET = "rie-bench"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def prepare(database_url):
@@ -161,8 +160,9 @@ def main():
     from app.storage import S3PhotoStore
     from tests.ceph_rgw import ThrowawayRGW
     from tests.pg_cluster import ThrowawayCluster
+    from tests.redis_server import ThrowawayRedis
 
-    cluster, rgw, topologies = ThrowawayCluster(), ThrowawayRGW(), []
+    cluster, rgw, redis, topologies = ThrowawayCluster(), ThrowawayRGW(), ThrowawayRedis(), []
     workdir = tempfile.mkdtemp(prefix="rie-bench-nodes-")
     try:
         server = cluster.start()
@@ -170,6 +170,7 @@ def main():
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         rgw.start()
+        redis_url = redis.start()
         S3PhotoStore(BUCKET, endpoint_url=rgw.endpoint_url, access_key=rgw.access_key, secret_key=rgw.secret_key,
                      region=rgw.region).ensure_bucket()
         headers = prepare(database_url)
@@ -177,7 +178,7 @@ def main():
         env = {**os.environ, "APP_ENV": "testing", "DATABASE_URL": database_url,
                "PHOTO_STORE": f"s3://{BUCKET}/bench", "S3_ENDPOINT_URL": rgw.endpoint_url,
                "AWS_ACCESS_KEY_ID": rgw.access_key, "AWS_SECRET_ACCESS_KEY": rgw.secret_key,
-               "AWS_DEFAULT_REGION": rgw.region, "JOB_BROKER": REDIS_URL,
+               "AWS_DEFAULT_REGION": rgw.region, "JOB_BROKER": redis_url,
                "JOB_NAME": f"rie-bench-{secrets.token_hex(3)}", "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING"}
         results = {}
         for count in (1, 2):
@@ -200,6 +201,7 @@ def main():
     finally:
         for topology in topologies:
             topology.close()
+        redis.stop()
         rgw.stop()
         cluster.stop()
 

@@ -53,6 +53,19 @@ def postgres_url(postgres_server):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def redis_url():
+    """A throwaway Redis (tests/redis_server.py) for the run: the job broker of real workers and of
+    the two-node tests."""
+    from tests.redis_server import ThrowawayRedis
+
+    server = ThrowawayRedis()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
 S3_BUCKET = "rie-photos"
 
 

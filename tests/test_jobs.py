@@ -266,15 +266,6 @@ class Receiver:
         self.server.server_close()
 
 
-def redis_running():
-    try:
-        import redis
-
-        return redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=1).ping()
-    except Exception:
-        return False
-
-
 def wait_for(predicate, timeout=60, what="the worker"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -287,15 +278,15 @@ def wait_for(predicate, timeout=60, what="the worker"):
 
 @pytest.fixture(params=["sqlite", "redis"])
 def broker(request, tmp_path):
-    """(JOB_BROKER, JOB_NAME): a SqliteHuey file, or the machine's Redis under a key prefix of our own."""
+    """(JOB_BROKER, JOB_NAME): a SqliteHuey file, or the run's throwaway Redis under a key prefix of
+    our own."""
     name = f"rie-test-{os.getpid()}-{secrets.token_hex(4)}"
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'jobs.sqlite3'}", name
         return
-    if not redis_running():
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    yield "redis://127.0.0.1:6379/0", name
-    make_huey("redis://127.0.0.1:6379/0", name).storage.flush_all()
+    url = request.getfixturevalue("redis_url")
+    yield url, name
+    make_huey(url, name).storage.flush_all()
 
 
 def test_a_real_worker_makes_the_variants_and_hash_and_delivers_the_webhook(app, database, inspector, broker,

@@ -1,5 +1,5 @@
 """Two app nodes, one system: two gunicorn instances that share PostgreSQL+PostGIS, the S3 photo store
-(the run's Ceph RGW) and the job broker (the machine's Redis) but no disk, behind Debian's nginx.
+(the run's Ceph RGW) and the job broker (the run's Redis) but no disk, behind Debian's nginx.
 
 Only node B has a job worker, so every job a request on node A enqueues runs on B's worker. Each
 node has a PHOTO_ROOT and instance directory of its own, and both must stay empty of photos: the
@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,31 +24,19 @@ from tests.photos import jpeg_bytes, make_exif, real_photo
 from tests.servers import ROOT, call, free_port, needs_nginx, start_nginx, stop, wait_ready
 
 pytestmark = needs_nginx
-REDIS = ("127.0.0.1", 6379)
 READY_WITHIN = 40  # seconds for B's worker to make a photo's variants
 
 
-def redis_answers():
-    try:
-        with socket.create_connection(REDIS, timeout=2) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
-def nodes(app, rgw, tmp_path_factory):
+def nodes(app, rgw, redis_url, tmp_path_factory):
     if app.config["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("two nodes share PostgreSQL+PostGIS; SQLite is the one-machine default")
-    if not redis_answers():
-        pytest.fail(f"Redis does not answer on {REDIS[0]}:{REDIS[1]} (the job broker of the nodes)")
     tmp = tmp_path_factory.mktemp("two-nodes")
     prefix, name = f"nodes-{secrets.token_hex(4)}", f"rie-nodes-{secrets.token_hex(4)}"
     shared = {**os.environ, "APP_ENV": "testing", "DATABASE_URL": app.config["DATABASE_URL"],
               "PHOTO_STORE": f"s3://{rgw.bucket}/{prefix}", "S3_ENDPOINT_URL": rgw.endpoint_url,
               "AWS_ACCESS_KEY_ID": rgw.access_key, "AWS_SECRET_ACCESS_KEY": rgw.secret_key,
-              "AWS_DEFAULT_REGION": rgw.region, "JOB_BROKER": f"redis://{REDIS[0]}:{REDIS[1]}/0",
+              "AWS_DEFAULT_REGION": rgw.region, "JOB_BROKER": redis_url,
               "JOB_NAME": name, "LOG_FORMAT": "json"}
     procs, logs, ports, roots = [], {}, {}, {}
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
