@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -36,6 +35,8 @@ from tests.factories import (
     village_point,
 )
 from tests.photos import jpeg_bytes, make_exif, upload
+from tests.servers import free_port
+from tests.webhook_receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -234,38 +235,6 @@ def test_the_worker_command_refuses_the_immediate_broker(app):
 
 # --- a real worker ------------------------------------------------------------------------------
 
-class Receiver:
-    """A webhook endpoint on 127.0.0.1 that records the POSTs it gets; it answers 503 to the first
-    `failures` of them, 200 after."""
-
-    def __init__(self, failures=0):
-        self.received = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append(json.loads(body))
-                self.send_response(503 if len(receiver.received) <= failures else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def wait_for(predicate, timeout=60, what="the worker"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -292,7 +261,7 @@ def broker(request, tmp_path):
 def test_a_real_worker_makes_the_variants_and_hash_and_delivers_the_webhook(app, database, inspector, broker,
                                                                                tmp_path):
     url, name = broker
-    with Receiver(failures=1) as receiver:  # the first attempt fails: its retry is a job of the worker
+    with WebhookReceiver(path="/hooks", failures=1) as receiver:  # the first attempt fails: its retry is a job of the worker
         hooks = json.dumps({VILLAGE[:9]: receiver.url})
         web = make_app(app.config["DATABASE_URL"], app.config["PHOTO_ROOT"], JOB_BROKER=url, JOB_NAME=name,
                        WEBHOOK_URLS=hooks, WEBHOOK_RETRY_BASE_SECONDS=1)
@@ -318,8 +287,8 @@ def test_a_real_worker_makes_the_variants_and_hash_and_delivers_the_webhook(app,
             # the test client closes the response, as a server does once it is sent: the job is queued then
             made.close()
             inspection_id = made.get_json()["id"]
-            events = wait_for(lambda: len(receiver.received) >= 2, what="the webhook job and its retry") and \
-                receiver.received
+            wait_for(lambda: len(receiver.received) >= 2, what="the webhook job and its retry")
+            events = [json.loads(r["body"]) for r in receiver.received]
             assert events[0]["event"] == "inspection.submitted" and events[0]["inspection"]["id"] == inspection_id
             assert events[1]["event_id"] == events[0]["event_id"]  # the same delivery, sent again
             wait_for(lambda: sql(app, "SELECT status FROM webhook_deliveries")[0][0] == "delivered",
@@ -385,14 +354,6 @@ def test_a_worker_killed_with_a_photo_job_in_hand_loses_nothing(app, database, i
 
 
 # --- ./scripts/run: the worker beside the embedded server --------------------------------------
-
-def free_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def http_upload(port, user, data):
     """POST /api/v1/photos over a real socket (multipart by hand); returns (status, JSON body)."""

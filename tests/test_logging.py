@@ -19,6 +19,7 @@ import pytest
 
 from app.observability import configure_logging, scrub_text
 from tests.factories import DEFAULT_PASSWORD, make_app
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERY_SECRETS = {"token": "qs-token-5f1c9a", "password": "qs-password-8d2e", "access_token": "qs-access-77aa01",
@@ -136,14 +137,6 @@ def call(port, method, path, body=None, headers=None):
         return response.status, dict(response.getheaders()), response.read()
     finally:
         conn.close()
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_gunicorn_writes_json_lines_without_secrets(app, database, inspector, tmp_path):

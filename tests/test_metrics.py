@@ -20,6 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.photos import jpeg_bytes, upload
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HEALTH = "/api/v1/health"
@@ -148,14 +149,6 @@ def get(port, path, headers=None):
         return response.status, response.read()
     finally:
         conn.close()
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def probe(port):

@@ -4,59 +4,19 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from app.extensions import db
 from app.services.webhooks import deliver_pending
 from tests.factories import create_inspection, refused, sql
-
-
-class Receiver:
-    """A local webhook endpoint that records every request and answers `status`.
-
-    Its loop checks for shutdown every POLL_SECONDS (the standard library waits half a second),
-    so leaving the `with` block costs a few milliseconds, not half a second per test."""
-
-    POLL_SECONDS = 0.05
-
-    def __init__(self):
-        self.received = []
-        self.status = 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/jixi"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": self.POLL_SECONDS},
-                                       daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()  # returns once serve_forever has seen the request: within one poll
-        self.server.server_close()
-        self.thread.join(timeout=5)
+from tests.webhook_receiver import WebhookReceiver
 
 
 @pytest.fixture
 def receiver():
-    with Receiver() as r:
+    with WebhookReceiver(path="/hooks/jixi") as r:
         yield r
 
 
@@ -126,7 +86,7 @@ def test_the_webhook_secret_keys_the_signature(app, client, reviewer, receiver, 
 
 
 def test_the_most_specific_prefix_wins_and_other_townships_get_nothing(app, client, reviewer, hooks, receiver):
-    with Receiver() as city_wide:
+    with WebhookReceiver(path="/hooks/jixi") as city_wide:
         hooks({"2303": city_wide.url, "230382100": receiver.url, "230381": "http://127.0.0.1:9/never"})
         made = create_inspection(app)
         decide(client, reviewer, made.id)

@@ -1,4 +1,4 @@
-"""A local webhook endpoint on 127.0.0.1 for the tests of endpoints and test events: it records every
+"""A local webhook endpoint on 127.0.0.1 for the tests of webhooks, endpoints, test events and jobs: it records every
 request (path, headers, body) and answers `status`; `signed_with(request, key)` checks a signature."""
 import hashlib
 import hmac
@@ -8,14 +8,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class WebhookReceiver:
-    """`with WebhookReceiver() as r:` → r.url, r.received, r.status (200 unless changed).
+    """`with WebhookReceiver() as r:` → r.url, r.received, r.status (200 unless changed; 503 to the
+    first `failures` requests).
 
     Its loop checks for shutdown every POLL_SECONDS, so leaving the `with` block costs a few
     milliseconds."""
 
     POLL_SECONDS = 0.05
 
-    def __init__(self, path="/hooks/township"):
+    def __init__(self, path="/hooks/township", failures=0):
         self.received = []
         self.status = 200
         receiver = self
@@ -24,7 +25,7 @@ class WebhookReceiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                self.send_response(receiver.status)
+                self.send_response(503 if len(receiver.received) <= failures else receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
