@@ -38,7 +38,10 @@ class ThrowawayCluster:
         cmd = [os.path.join(self.bindir, args[0]), *args[1:]]
         if self.as_postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if done.returncode != 0:  # say why: initdb and pg_ctl explain themselves on stderr
+            raise RuntimeError(f"{' '.join(cmd)} exited with {done.returncode}: "
+                               f"{done.stderr.decode(errors='replace')[-2000:]}")
 
     def start(self):
         if self.as_postgres:
