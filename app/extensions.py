@@ -15,6 +15,18 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 
 
+def commit_keeping_loaded():
+    """Commit the request's transaction without expiring what the session holds (the token and user
+    authentication loaded, the objects this request wrote), so that nothing is re-read afterwards."""
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 class RestApi(Api):
     ERROR_SCHEMA = ErrorSchema  # documents the one error shape on every response
 

@@ -66,17 +66,10 @@ def mark_body_pending():
 def end_read_transaction():
     """Commit the request's read-only transaction (authentication's) without expiring the loaded
     token and user, so that no transaction and no pooled connection is held while the body arrives."""
-    from app.extensions import db
+    from app.extensions import commit_keeping_loaded, db
 
-    session = db.session()
-    if not session.in_transaction():
-        return
-    expire = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = expire
+    if db.session().in_transaction():
+        commit_keeping_loaded()
 
 
 def read_body_first():

@@ -66,8 +66,9 @@ def sha_of_key(key):
 
 
 def sniff_type(data):
-    """The Content-Type an object is stored with: variants are JPEG; an original's from its bytes
-    (the upload checked them already; anything else is stored as octets)."""
+    """The image type its first bytes say (JPEG, PNG, WebP, or an ISO media file taken as HEIC), else
+    octets: the Content-Type an object is stored with (the upload checked the bytes already; the
+    photo service's sniff_content_type adds the HEIF brand check and refuses the rest)."""
     head = data[:32]
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"

@@ -26,7 +26,6 @@ import io
 import json
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_upload import make_app, twelve_megapixel_jpeg, user_headers, variant_of  # noqa: E402
+from app.serving import stop_jobs_worker  # noqa: E402
 from benchmarks.figures import figure  # noqa: E402
 
 
@@ -108,15 +108,6 @@ def start_worker(database_url, photo_root, broker, name, log):
                             stdout=log, stderr=subprocess.STDOUT)
 
 
-def stop_worker(worker):
-    worker.send_signal(signal.SIGINT)
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", action="store_true", help="a few uploads only (CI)")
@@ -167,7 +158,7 @@ def main():
                     wait_ready(queued, photo_id)
                     latency.append(time.perf_counter() - start)
             finally:
-                stop_worker(worker)
+                stop_jobs_worker(worker)
                 if args.broker == "redis":
                     make_huey(broker, name).storage.flush_all()
         for app in (inline, queued):

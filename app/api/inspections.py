@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from app.access import get_visible_inspection
 from app.api.parsing import load_submission
 from app.auth import auth_required
-from app.extensions import db
+from app.extensions import commit_keeping_loaded, db
 from app.models import ASPECTS
 from app.schemas.common import page_of, paginated
 from app.schemas.inspections import (
@@ -27,17 +27,6 @@ from app.services.inspections import (
 
 blp = Blueprint("inspections", __name__, url_prefix="/api/v1",
                 description="Inspections: submit (idempotent by client_uuid), list, read, resubmit after a return.")
-
-def _commit_keeping_loaded():
-    """Commit without expiring what the session holds (the objects this request just wrote)."""
-    session = db.session()
-    expire = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = expire
-
 
 MULTIPART_DOC = {
     "type": "object", "required": ["inspection"],
@@ -68,7 +57,7 @@ class Inspections(MethodView):
         village must be in your scope (else 404). Without `location` the inspection is accepted and
         flagged `no_location`; `device_observed_at` (the phone's own clock) may raise `clock_skew`."""
         inspection, created = create_inspection(load_submission(InspectionCreateSchema()), g.user)
-        _commit_keeping_loaded()
+        commit_keeping_loaded()
         if created:  # the answer is built from what this request wrote: no re-reads after the commit
             return describe_inspection(inspection, review=None), 201
         return describe_inspection(inspection), 200

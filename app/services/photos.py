@@ -54,7 +54,7 @@ from app.models import InspectionPhoto, Photo, PhotoHashBand, PhotoUpload
 from app.models.photo import photo_hash_band_rows
 from app.models.types import CHINA
 from app.services.flags import recheck_photo_reused
-from app.storage import get_store, photo_key
+from app.storage import get_store, photo_key, sniff_type
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +95,11 @@ TRANSPOSE = {
 
 def sniff_content_type(data):
     """The image type from the first bytes; raises 415 for anything not JPEG/PNG/WebP/HEIC."""
-    head = data[:32]
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp":
-        size = int.from_bytes(head[:4], "big")
+    kind = sniff_type(data)
+    if kind in ("image/jpeg", "image/png", "image/webp"):
+        return kind
+    if kind == "image/heic":  # an ISO media file: HEIC/HEIF only by one of its brands
+        size = int.from_bytes(data[:4], "big")
         brands = {data[i:i + 4] for i in range(8, min(max(size, 16), 64), 4)} - {data[12:16]}
         if brands & HEIF_BRANDS:
             return "image/heic"
